@@ -1,0 +1,1 @@
+"""kiosk layer (see docs/architecture.md)."""

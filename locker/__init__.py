@@ -1,0 +1,1 @@
+"""locker layer (see docs/architecture.md)."""
