@@ -1,0 +1,213 @@
+"""The `kiosk` command: device checks, simulators and (later) the app, for technicians and testers.
+
+Every failure ends in one readable line and a non-zero exit code, never a traceback: the person
+running it stands at a kiosk with a service laptop.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import sys
+import threading
+from typing import Any
+
+from devices.errors import KioskError
+from kiosk.config import ALL_DEVICES, KioskConfig, load_config
+
+log = logging.getLogger("kiosk")
+
+GREEN, RED, RESET = "\033[32m", "\033[31m", "\033[0m"
+
+
+def _colour(ok: bool, text: str) -> str:
+    if not sys.stdout.isatty():
+        return text
+    return f"{GREEN if ok else RED}{text}{RESET}"
+
+
+def check_all(cfg: KioskConfig, names: list[str]) -> list[Any]:
+    """Check devices side by side, so one silent device costs one time-out, not one each."""
+    from kiosk.wiring import check_device
+
+    # Devices are independent: check them side by side so one silent device costs one time-out.
+    # A door relay wired to a locker board shares that board's port, so it waits for the locker.
+    relay = cfg.devices.get("door_relay")
+    shares_bus = relay is not None and getattr(relay, "kind", "") == "locker_channel"
+    groups = [[n] for n in names if not (shares_bus and n in ("locker", "door_relay"))]
+    groups.append([n for n in ("locker", "door_relay") if shares_bus and n in names])
+    out: dict[str, Any] = {}
+
+    def run(group: list[str]) -> None:
+        for n in group:
+            out[n] = check_device(cfg, n)
+
+    threads = [threading.Thread(target=run, args=(g,)) for g in groups if g]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return [out[n] for n in names]
+
+
+def cmd_devices_check(cfg: KioskConfig, args: argparse.Namespace) -> int:
+    unknown = sorted(set(args.device) - set(ALL_DEVICES))
+    if unknown:
+        print(f"kiosk devices check: unknown device(s) {', '.join(unknown)}; known: {', '.join(ALL_DEVICES)}",
+              file=sys.stderr)
+        return 2
+    names = args.device or [n for n in ALL_DEVICES if n in cfg.devices]
+    results = check_all(cfg, names)
+    if args.json:
+        print(json.dumps([r.__dict__ for r in results], ensure_ascii=False, indent=2))
+    else:
+        mode = "simulator" if cfg.simulator.enabled else "hardware"
+        print(f"Devices of {cfg.name} ({mode} mode, {cfg.path}):")
+        for r in results:
+            mark = _colour(r.ok, "OK  " if r.ok else "FAIL")
+            print(f"  {mark} {r.device:<16} {r.status:<15} {r.detail}")
+        broken = [r.device for r in results if not r.ok]
+        print(_colour(not broken, "all devices online" if not broken else f"not working: {', '.join(broken)}"))
+    return 0 if all(r.ok for r in results) else 1
+
+
+def cmd_devices_watch(cfg: KioskConfig, args: argparse.Namespace) -> int:
+    """Re-check every few seconds and print a line whenever a device changes (testers, technicians)."""
+    import time
+
+    names = [n for n in ALL_DEVICES if n in cfg.devices]
+    last: dict[str, tuple[bool, str]] = {}
+    try:
+        while True:
+            for r in check_all(cfg, names):
+                state = (r.ok, r.status)
+                if last.get(r.device) != state:
+                    stamp = time.strftime("%H:%M:%S")
+                    mark = _colour(r.ok, "OK  " if r.ok else "FAIL")
+                    print(f"{stamp} {mark} {r.device:<16} {r.status:<15} {r.detail}", flush=True)
+                    last[r.device] = state
+            time.sleep(args.interval)
+    except KeyboardInterrupt:
+        return 0
+
+
+def cmd_sim(cfg: KioskConfig, args: argparse.Namespace) -> int:
+    from devices.sim_control import SimControlServer
+    from kiosk.wiring import make_simulator, simulated_devices
+
+    names = simulated_devices(cfg) if args.device == "all" else [args.device]
+    pacing = False if args.no_pacing else None
+    sims: dict[str, Any] = {}
+    try:
+        for name in names:
+            link = args.link if args.device != "all" else None
+            sim = make_simulator(cfg, name, link=link, pacing=pacing)
+            sim.start()
+            sims[name] = sim
+        control_path = args.control or str(cfg.simulator.control_socket)
+        server = SimControlServer(control_path, sims).start()
+    except KioskError as exc:
+        for sim in sims.values():
+            sim.stop()
+        print(f"kiosk sim: {exc}", file=sys.stderr)
+        return 2
+    for name, sim in sims.items():
+        print(f"{name}: {getattr(sim, 'port', '')}", flush=True)
+    print(f"control: {control_path}", flush=True)
+    print("ready", flush=True)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    stop.wait()
+    server.close()
+    for sim in sims.values():
+        sim.stop()
+    return 0
+
+
+def _parse_value(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def cmd_simctl(cfg: KioskConfig, args: argparse.Namespace) -> int:
+    from devices.sim_control import send_control
+
+    path = args.control or str(cfg.simulator.control_socket)
+    kwargs = {}
+    for item in args.args:
+        key, sep, value = item.partition("=")
+        if not sep:
+            print(f"kiosk simctl: {item!r} is not key=value", file=sys.stderr)
+            return 2
+        kwargs[key] = _parse_value(value)
+    try:
+        result = send_control(path, args.device, args.action, **kwargs)
+    except (OSError, RuntimeError) as exc:
+        print(f"kiosk simctl: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps(result, ensure_ascii=False, indent=2, default=str))
+    return 0
+
+
+def cmd_config_check(cfg: KioskConfig, args: argparse.Namespace) -> int:
+    print(f"{cfg.path}: valid")
+    for name, dev in cfg.devices.items():
+        where = "simulated" if dev.simulated else "hardware"
+        print(f"  {name:<16} {'enabled' if dev.enabled else 'disabled':<9} {where}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="kiosk", description="24-hour self-service kiosk controller")
+    p.add_argument("--config", help="configuration file (default: $KIOSK_CONFIG, /etc/kiosk/kiosk.toml, "
+                   "else the simulator configuration in the source tree)")
+    p.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    dev = sub.add_parser("devices", help="device checks").add_subparsers(dest="devices_command", required=True)
+    chk = dev.add_parser("check", help="talk to every configured device and print its status")
+    chk.add_argument("device", nargs="*", help=f"only these devices ({', '.join(ALL_DEVICES)})")
+    chk.add_argument("--json", action="store_true")
+    chk.set_defaults(func=cmd_devices_check)
+    watch = dev.add_parser("watch", help="re-check the devices and print every change until Ctrl-C")
+    watch.add_argument("--interval", type=float, default=3.0, help="seconds between checks")
+    watch.set_defaults(func=cmd_devices_watch)
+
+    sim = sub.add_parser("sim", help="run a simulator standalone (or all of them) until Ctrl-C")
+    sim.add_argument("device", choices=["all", *ALL_DEVICES])
+    sim.add_argument("--link", help="also make this path a link to the pty (single device only)")
+    sim.add_argument("--control", help="control socket path (default: <run_dir>/control.sock)")
+    sim.add_argument("--no-pacing", action="store_true", help="answer at once instead of at the baud rate")
+    sim.set_defaults(func=cmd_sim)
+
+    ctl = sub.add_parser("simctl", help="tell a running simulator to act: place a card, jam a door, …")
+    ctl.add_argument("device", help="device name, or 'all' with action 'list' to see every action")
+    ctl.add_argument("action")
+    ctl.add_argument("args", nargs="*", help="key=value (values are JSON when they parse as JSON)")
+    ctl.add_argument("--control", help="control socket path (default: <run_dir>/control.sock)")
+    ctl.set_defaults(func=cmd_simctl)
+
+    cfgp = sub.add_parser("config", help="configuration").add_subparsers(dest="config_command", required=True)
+    cfgp.add_parser("check", help="validate the configuration file").set_defaults(func=cmd_config_check)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        cfg = load_config(args.config)
+        return int(args.func(cfg, args))
+    except KioskError as exc:
+        print(f"kiosk: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

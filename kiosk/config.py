@@ -1,0 +1,309 @@
+"""The kiosk's one TOML configuration file, validated at start.
+
+Every value is checked before any device is touched, and every problem is reported at once with
+its dotted key and what would be valid ("devices.locker.baudrate: 12345 is not a standard baud
+rate; use one of …"), because the person reading it is an installer technician at the kiosk, not
+the developer. Simulation is per device and only changes where the port points.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from devices.errors import ConfigError
+
+STANDARD_BAUDS = (1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200)
+SERIAL_DEVICES = ("idcard", "fingerprint", "locker")
+PCSC_DEVICES = ("staff_reader", "door_reader")
+CAMERA_DEVICES = ("face_camera", "document_camera")
+ALL_DEVICES = (*SERIAL_DEVICES, "door_relay", *PCSC_DEVICES, *CAMERA_DEVICES)
+LOCKER_PROTOCOLS = ("cu48",)
+RELAY_KINDS = ("locker_channel", "relay_board")
+
+
+@dataclass(frozen=True)
+class DeviceConfig:
+    """What every device section has."""
+
+    name: str
+    enabled: bool
+    simulated: bool
+
+
+@dataclass(frozen=True)
+class SerialConfig(DeviceConfig):
+    port: str
+    baudrate: int
+    timeout: float
+
+
+@dataclass(frozen=True)
+class IdCardConfig(SerialConfig):
+    wlt_decoder: str  # path of the vendor's WLT photo library; "" = none configured
+
+
+@dataclass(frozen=True)
+class FingerprintConfig(SerialConfig):
+    address: int
+    password: int
+
+
+@dataclass(frozen=True)
+class BoardConfig:
+    address: int
+    protocol: str
+
+
+@dataclass(frozen=True)
+class LockerConfig(SerialConfig):
+    pulse_ms: int
+    gap_ms: int
+    boards: tuple[BoardConfig, ...]
+
+
+@dataclass(frozen=True)
+class DoorRelayConfig(DeviceConfig):
+    kind: str
+    open_seconds: float
+    board: int  # for kind = locker_channel
+    lock: int
+    port: str  # for kind = relay_board
+    baudrate: int
+
+
+@dataclass(frozen=True)
+class PcscConfig(DeviceConfig):
+    reader: str  # a part of the PC/SC reader name
+
+
+@dataclass(frozen=True)
+class CameraConfig(DeviceConfig):
+    source: str  # a device index ("0"), a /dev/video path or a URL
+    width: int
+    height: int
+    fourcc: str
+
+
+@dataclass(frozen=True)
+class SimulatorConfig:
+    enabled: bool
+    pacing: bool
+    run_dir: Path
+
+    @property
+    def control_socket(self) -> Path:
+        return self.run_dir / "control.sock"
+
+    def link(self, device: str) -> Path:
+        return self.run_dir / device
+
+
+@dataclass(frozen=True)
+class KioskConfig:
+    path: Path
+    name: str
+    state_dir: Path
+    simulator: SimulatorConfig
+    devices: dict[str, DeviceConfig] = field(default_factory=dict)
+
+    def device(self, name: str) -> DeviceConfig:
+        return self.devices[name]
+
+    def port_of(self, dev: SerialConfig | DoorRelayConfig) -> str:
+        """Where the driver opens the device: the simulator's link in simulator mode."""
+        return str(self.simulator.link(dev.name)) if dev.simulated else dev.port
+
+
+class _Reader:
+    """Pulls typed values out of a TOML table and collects every problem instead of stopping at one."""
+
+    def __init__(self) -> None:
+        self.problems: list[str] = []
+
+    def get(self, table: dict[str, Any], key: str, where: str, kind: Any, default: Any = ...) -> Any:
+        if key not in table:
+            if default is ...:
+                self.problems.append(f"{where}.{key}: missing")
+                return kind()
+            return default
+        value = table[key]
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            names = " or ".join(k.__name__ for k in kind) if isinstance(kind, tuple) else kind.__name__
+            self.problems.append(f"{where}.{key}: expected {names}, got {value!r}")
+            return default if default is not ... else kind()
+        return value
+
+    def check(self, ok: bool, message: str) -> None:
+        if not ok:
+            self.problems.append(message)
+
+    def unknown_keys(self, table: dict[str, Any], where: str, known: set[str]) -> None:
+        for key in sorted(set(table) - known):
+            self.problems.append(f"{where}.{key}: unknown setting (known: {', '.join(sorted(known))})")
+
+
+_COMMON = {"enabled", "simulated"}
+
+
+def _serial(r: _Reader, t: dict[str, Any], name: str, sim: bool, default_baud: int) -> dict[str, Any]:
+    where = f"devices.{name}"
+    baud = r.get(t, "baudrate", where, int, default_baud)
+    r.check(baud in STANDARD_BAUDS, f"{where}.baudrate: {baud} is not a standard baud rate; use one of "
+            f"{', '.join(map(str, STANDARD_BAUDS))}")
+    timeout = r.get(t, "timeout", where, float, 3.0)
+    r.check(0 < timeout <= 60, f"{where}.timeout: {timeout} s is out of range (0–60 s)")
+    port = r.get(t, "port", where, str, f"/dev/kiosk-{name}")
+    r.check(bool(port), f"{where}.port: empty; give the serial port, e.g. /dev/kiosk-{name}")
+    return {"name": name, "enabled": r.get(t, "enabled", where, bool, True),
+            "simulated": r.get(t, "simulated", where, bool, sim), "port": port, "baudrate": baud,
+            "timeout": timeout}
+
+
+def parse_config(data: dict[str, Any], path: Path) -> KioskConfig:
+    """Build a KioskConfig from parsed TOML; raises ConfigError listing every problem found."""
+    r = _Reader()
+    base = path.parent.parent if path.parent.name == "config" else path.parent
+    r.unknown_keys(data, "(top level)", {"kiosk", "simulator", "devices"})
+    k = data.get("kiosk", {})
+    s = data.get("simulator", {})
+    devs = data.get("devices", {})
+    r.unknown_keys(k, "kiosk", {"name", "state_dir"})
+    r.unknown_keys(s, "simulator", {"enabled", "pacing", "run_dir"})
+    r.unknown_keys(devs, "devices", set(ALL_DEVICES))
+
+    def resolve(p: str) -> Path:
+        pp = Path(os.path.expanduser(p))
+        return pp if pp.is_absolute() else base / pp
+
+    sim = SimulatorConfig(
+        enabled=r.get(s, "enabled", "simulator", bool, False),
+        pacing=r.get(s, "pacing", "simulator", bool, True),
+        run_dir=resolve(r.get(s, "run_dir", "simulator", str, "var/sim")),
+    )
+    devices: dict[str, DeviceConfig] = {}
+
+    t = devs.get("idcard", {})
+    r.unknown_keys(t, "devices.idcard", _COMMON | {"port", "baudrate", "timeout", "wlt_decoder"})
+    common = _serial(r, t, "idcard", sim.enabled, 115200)
+    devices["idcard"] = IdCardConfig(**common, wlt_decoder=r.get(t, "wlt_decoder", "devices.idcard", str, ""))
+
+    t = devs.get("fingerprint", {})
+    r.unknown_keys(t, "devices.fingerprint", _COMMON | {"port", "baudrate", "timeout", "address", "password"})
+    common = _serial(r, t, "fingerprint", sim.enabled, 57600)
+    r.check(common["baudrate"] % 9600 == 0, "devices.fingerprint.baudrate: the sensor takes multiples of 9600")
+    address = r.get(t, "address", "devices.fingerprint", int, 0xFFFFFFFF)
+    password = r.get(t, "password", "devices.fingerprint", int, 0)
+    for key, v in (("address", address), ("password", password)):
+        r.check(0 <= v <= 0xFFFFFFFF, f"devices.fingerprint.{key}: {v} does not fit in 4 bytes")
+    devices["fingerprint"] = FingerprintConfig(**common, address=address, password=password)
+
+    t = devs.get("locker", {})
+    r.unknown_keys(t, "devices.locker", _COMMON | {"port", "baudrate", "timeout", "pulse_ms", "gap_ms", "boards"})
+    common = _serial(r, {"timeout": 0.5, **t}, "locker", sim.enabled, 9600)
+    pulse = r.get(t, "pulse_ms", "devices.locker", int, 400)
+    gap = r.get(t, "gap_ms", "devices.locker", int, 300)
+    r.check(50 <= pulse <= 2000, f"devices.locker.pulse_ms: {pulse} out of range (50–2000 ms)")
+    r.check(0 <= gap <= 5000, f"devices.locker.gap_ms: {gap} out of range (0–5000 ms)")
+    boards: list[BoardConfig] = []
+    for i, b in enumerate(t.get("boards", [{"address": 0, "protocol": "cu48"}])):
+        where = f"devices.locker.boards[{i}]"
+        if not isinstance(b, dict):
+            r.problems.append(f"{where}: expected a table like {{ address = 0, protocol = \"cu48\" }}")
+            continue
+        addr = r.get(b, "address", where, int)
+        proto = r.get(b, "protocol", where, str, "cu48")
+        r.check(0 <= addr <= 255, f"{where}.address: {addr} out of range (0–255)")
+        r.check(proto in LOCKER_PROTOCOLS, f"{where}.protocol: {proto!r} unknown; use one of {LOCKER_PROTOCOLS}")
+        boards.append(BoardConfig(addr, proto))
+    addrs = [b.address for b in boards]
+    r.check(len(addrs) == len(set(addrs)), f"devices.locker.boards: duplicate board address in {addrs}")
+    r.check(bool(boards), "devices.locker.boards: at least one board is needed")
+    devices["locker"] = LockerConfig(**common, pulse_ms=pulse, gap_ms=gap, boards=tuple(boards))
+
+    t = devs.get("door_relay", {})
+    where = "devices.door_relay"
+    r.unknown_keys(t, where, _COMMON | {"kind", "open_seconds", "board", "lock", "port", "baudrate"})
+    kind = r.get(t, "kind", where, str, "locker_channel")
+    r.check(kind in RELAY_KINDS, f"{where}.kind: {kind!r} unknown; use one of {RELAY_KINDS}")
+    open_s = r.get(t, "open_seconds", where, float, 5.0)
+    r.check(0.5 <= open_s <= 30, f"{where}.open_seconds: {open_s} out of range (0.5–30 s)")
+    board = r.get(t, "board", where, int, 0)
+    lock = r.get(t, "lock", where, int, 47)
+    if kind == "locker_channel":
+        r.check(board in addrs, f"{where}.board: {board} is not one of the locker boards {addrs}")
+        r.check(0 <= lock <= 47, f"{where}.lock: {lock} out of range (0–47)")
+    relay_baud = r.get(t, "baudrate", where, int, 9600)
+    r.check(relay_baud in STANDARD_BAUDS, f"{where}.baudrate: {relay_baud} is not a standard baud rate")
+    devices["door_relay"] = DoorRelayConfig(
+        name="door_relay", enabled=r.get(t, "enabled", where, bool, True),
+        simulated=r.get(t, "simulated", where, bool, sim.enabled), kind=kind, open_seconds=open_s,
+        board=board, lock=lock, port=r.get(t, "port", where, str, "/dev/kiosk-relay"), baudrate=relay_baud,
+    )
+
+    for name, default_reader in (("staff_reader", "Virtual PCD 00 00"), ("door_reader", "Virtual PCD 00 01")):
+        t = devs.get(name, {})
+        where = f"devices.{name}"
+        r.unknown_keys(t, where, _COMMON | {"reader"})
+        reader = r.get(t, "reader", where, str, default_reader)
+        r.check(bool(reader), f"{where}.reader: empty; give a part of the reader's PC/SC name")
+        devices[name] = PcscConfig(name=name, enabled=r.get(t, "enabled", where, bool, True),
+                                   simulated=r.get(t, "simulated", where, bool, sim.enabled), reader=reader)
+
+    for name, (w, h) in (("face_camera", (640, 480)), ("document_camera", (2592, 1944))):
+        t = devs.get(name, {})
+        where = f"devices.{name}"
+        r.unknown_keys(t, where, _COMMON | {"source", "width", "height", "fourcc"})
+        width = r.get(t, "width", where, int, w)
+        height = r.get(t, "height", where, int, h)
+        r.check(160 <= width <= 8192 and 120 <= height <= 8192, f"{where}: {width}×{height} is not a camera size")
+        fourcc = r.get(t, "fourcc", where, str, "MJPG")
+        r.check(len(fourcc) == 4, f"{where}.fourcc: {fourcc!r} must be 4 characters, e.g. MJPG or YUYV")
+        devices[name] = CameraConfig(name=name, enabled=r.get(t, "enabled", where, bool, True),
+                                     simulated=r.get(t, "simulated", where, bool, sim.enabled),
+                                     source=str(r.get(t, "source", where, (str, int), "0")),
+                                     width=width, height=height, fourcc=fourcc)
+
+    cfg = KioskConfig(
+        path=path,
+        name=r.get(k, "name", "kiosk", str, "自助服务终端"),
+        state_dir=resolve(r.get(k, "state_dir", "kiosk", str, "var")),
+        simulator=sim,
+        devices=devices,
+    )
+    if r.problems:
+        raise ConfigError(f"{path}: {len(r.problems)} problem(s):\n  " + "\n  ".join(r.problems),
+                          code="config.invalid")
+    return cfg
+
+
+DEFAULT_PATHS = (Path("/etc/kiosk/kiosk.toml"),)
+
+
+def default_config_path() -> Path:
+    """KIOSK_CONFIG, else /etc/kiosk/kiosk.toml on an installed kiosk, else the simulator config."""
+    env = os.environ.get("KIOSK_CONFIG")
+    if env:
+        return Path(env)
+    for p in DEFAULT_PATHS:
+        if p.exists():
+            return p
+    return Path(__file__).resolve().parent.parent / "config" / "kiosk.sim.toml"
+
+
+def load_config(path: Path | str | None = None) -> KioskConfig:
+    p = Path(path) if path else default_config_path()
+    try:
+        raw = p.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"cannot read the configuration {p}: {exc.strerror}") from exc
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{p}: not valid TOML: {exc}") from exc
+    return parse_config(data, p.resolve())
