@@ -93,6 +93,23 @@ def cmd_devices_watch(cfg: KioskConfig, args: argparse.Namespace) -> int:
         return 0
 
 
+def cmd_devices_identify(cfg: KioskConfig, args: argparse.Namespace) -> int:
+    """List attached serial adapters and propose udev rules for stable names."""
+    from devices.usb_serial import list_adapters, proposal
+
+    adapters = [a for a in list_adapters() if a.is_usb]
+    if not adapters:
+        print("no USB serial adapters attached (plug them in, then run this again)")
+        return 1
+    print("Attached USB serial adapters:")
+    for a in adapters:
+        sn = a.serial_number or "(no serial number)"
+        print(f"  {a.device:<14} {a.vid:04x}:{a.pid:04x} {sn:<20} port {a.location or '?':<12} {a.description}")
+    print()
+    print(proposal(adapters, args.names), end="")
+    return 0
+
+
 def cmd_sim(cfg: KioskConfig, args: argparse.Namespace) -> int:
     from devices.sim_control import SimControlServer
     from kiosk.wiring import make_simulator, simulated_devices
@@ -177,6 +194,10 @@ def build_parser() -> argparse.ArgumentParser:
     watch = dev.add_parser("watch", help="re-check the devices and print every change until Ctrl-C")
     watch.add_argument("--interval", type=float, default=3.0, help="seconds between checks")
     watch.set_defaults(func=cmd_devices_watch)
+    ident = dev.add_parser("identify", help="list USB serial adapters and propose udev rules for them")
+    ident.add_argument("--names", nargs="*", default=["kiosk-idcard", "kiosk-fingerprint", "kiosk-locker"],
+                       help="stable names to give the adapters, in the order listed")
+    ident.set_defaults(func=cmd_devices_identify)
 
     sim = sub.add_parser("sim", help="run a simulator standalone (or all of them) until Ctrl-C")
     sim.add_argument("device", choices=["all", *ALL_DEVICES])

@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(
   gcc make swig libpcsclite-dev      # pyscard builds from source
+  procps                             # pgrep, used to find a running pcscd
   pcscd vsmartcard-vpcd              # the real PC/SC stack the tests and the simulator use
   libzbar0                           # pyzbar
   libmtdev1 libgl1 libglib2.0-0      # Kivy and OpenCV at run time
@@ -14,6 +15,13 @@ APT_PACKAGES=(
   xvfb xauth                         # `make run` on a machine with no display
   espeak-ng                          # spoken prompts (the kiosk stays silent without it)
 )
+
+# Python 3.11: the one on PATH, else Debian's (which needs its venv and headers packages too).
+PY=${PYTHON:-$(command -v python3.11 || true)}
+if [[ -z "$PY" || "$PY" == /usr/bin/* ]]; then
+  PY=/usr/bin/python3
+  APT_PACKAGES+=(python3 python3-venv python3-dev)
+fi
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
@@ -25,16 +33,6 @@ if ((${#missing[@]})); then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
-
-PY=${PYTHON:-}
-if [[ -z "$PY" ]]; then
-  PY=$(command -v python3.11 || true)
-fi
-if [[ -z "$PY" ]] || ! "$PY" -c 'import venv, ensurepip' 2>/dev/null; then
-  echo "setup: installing Debian's Python 3.11"
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3 python3-venv python3-dev >/dev/null
-  PY=/usr/bin/python3
 fi
 
 VENV=.venv
