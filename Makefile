@@ -1,5 +1,5 @@
 # The two commands of README.md; everything else is for developers.
-.PHONY: setup run test bench lint clean
+.PHONY: setup run test bench lint clean install uninstall
 
 setup:
 	@bash scripts/setup.sh
@@ -18,3 +18,9 @@ lint: setup
 
 clean:
 	rm -rf .venv artifacts .pytest_cache .ruff_cache
+
+install:
+	@DESTDIR=$(DESTDIR) bash scripts/install.sh install
+
+uninstall:
+	@DESTDIR=$(DESTDIR) PURGE=$(PURGE) bash scripts/install.sh uninstall

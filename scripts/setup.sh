@@ -14,6 +14,7 @@ APT_PACKAGES=(
   fonts-wqy-microhei                 # a single-face Chinese font Kivy can load
   xvfb xauth                         # `make run` on a machine with no display
   espeak-ng                          # spoken prompts (the kiosk stays silent without it)
+  cage xinit                         # the kiosk compositor (and the X11 alternative) the units start
 )
 
 # Python 3.11: the one on PATH, else Debian's (which needs its venv and headers packages too).
