@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import termios
 import threading
 
 import serial
@@ -72,7 +73,7 @@ class SerialLink:
         """Drop stale bytes (a late answer to a timed-out command) before a new request."""
         try:
             self._port().reset_input_buffer()
-        except (serial.SerialException, OSError) as exc:
+        except (serial.SerialException, OSError, termios.error) as exc:  # tcflush on a vanished pty
             raise self._lost(exc) from exc
 
     def write(self, data: bytes) -> None:

@@ -141,9 +141,9 @@ def make_door_relay(cfg: KioskConfig, dev: DoorRelayConfig, bus: Any = None) -> 
         if bus is None:
             bus = make_driver(cfg, "locker")
         return BoardChannelRelay(bus, dev.board, dev.lock)
-    from devices.relay import SerialRelay
+    from devices.relay import LcusRelay
 
-    return SerialRelay(cfg.port_of(dev), dev.baudrate)
+    return LcusRelay(cfg.port_of(dev), dev.baudrate)
 
 
 def make_simulator(cfg: KioskConfig, name: str, *, link: str | None = None, pacing: bool | None = None) -> Simulator:
