@@ -1,0 +1,86 @@
+"""Deletes a case's personal data a configurable number of days after it was collected.
+
+What goes: the encrypted identity, card photo and fingerprint template, the masked ID/name, and
+the scan files. What stays: the non-personal skeleton (case code, service, states, timestamps,
+paper list with checksums) and the audit rows, plus one audit row saying the purge happened.
+Cancelled cases count from their cancellation (they were never collected but still hold data).
+Cases in ``processing`` or ``result_ready`` are skipped however old: the resident fetches the
+result with the ID card and face, so the identity is still needed; they are purged once the result
+is collected or the case is closed (then counting from ``collected_at`` as well).
+
+Order: the database rows are cleared and marked purged in one transaction first, then the files
+are unlinked. A crash in between leaves files of a purged case; the next run removes them
+(``sweep``), so a purge once committed always completes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from locker.fsutil import unlink_durably
+from locker.submissions import SubmissionStore
+
+log = logging.getLogger(__name__)
+
+DAY = 86400.0
+
+
+@dataclass(frozen=True)
+class RetentionResult:
+    purged_cases: list[str]
+    files_removed: int
+
+
+class RetentionJob:
+    def __init__(self, store: SubmissionStore, *, days: float, clock: Callable[[], float] | None = None) -> None:
+        self.store = store
+        self.days = days
+        self.clock = clock or store.clock
+
+    def run(self, *, actor: str = "retention") -> RetentionResult:
+        cutoff = self.clock() - self.days * DAY
+        db = self.store.db
+        purged: list[str] = []
+        with db.transaction() as conn:
+            rows = conn.execute(
+                "SELECT id, case_code FROM cases WHERE purged_at IS NULL"
+                " AND state IN ('collected', 'result_collected', 'closed', 'cancelled') AND"
+                " COALESCE(collected_at, cancelled_at) IS NOT NULL AND COALESCE(collected_at, cancelled_at) <= ?",
+                (cutoff,),
+            ).fetchall()
+            now = self.clock()
+            for r in rows:
+                conn.execute(
+                    "UPDATE cases SET identity_enc = NULL, photo_enc = NULL, fingerprint_enc = NULL,"
+                    " id_masked = NULL, name_masked = NULL, purged_at = ?, updated_at = ? WHERE id = ?",
+                    (now, now, r["id"]),
+                )
+                n = conn.execute(
+                    "UPDATE scan_files SET purged_at = ? WHERE case_id = ? AND purged_at IS NULL", (now, r["id"])
+                ).rowcount
+                self.store.audit.append(
+                    actor,
+                    "case.purged",
+                    case_code=r["case_code"],
+                    detail={"retention_days": self.days, "scan_files": n},
+                )
+                purged.append(r["case_code"])
+        removed = self.sweep()
+        if purged:
+            log.info("retention purged %d case(s), removed %d scan file(s)", len(purged), removed)
+        return RetentionResult(purged, removed)
+
+    def sweep(self) -> int:
+        """Unlink every file that belongs to a purged scan row and still exists."""
+        scans = self.store.scans
+        rows = self.store.db.query("SELECT rel_path FROM scan_files WHERE purged_at IS NOT NULL")
+        paths = [scans.path(r["rel_path"]) for r in rows]
+        existing = [p for p in paths if p.exists()]
+        unlink_durably(existing)
+        for d in {p.parent for p in existing}:
+            with contextlib.suppress(OSError):
+                d.rmdir()  # the case's directory, once empty
+        return len(existing)

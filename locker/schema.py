@@ -1,0 +1,136 @@
+"""Numbered schema migrations, recorded in ``PRAGMA user_version``.
+
+Migration N (1-based) is ``MIGRATIONS[N - 1]``: a tuple of statements applied in ONE transaction
+together with ``PRAGMA user_version = N`` (user_version is transactional in SQLite), so a crash
+leaves the file at N-1 or N, never in between. Append new migrations; never edit a released one.
+A file whose user_version is higher than ``len(MIGRATIONS)`` came from a newer release and is
+refused: an older program writing into it could corrupt columns it does not know about.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+from locker.errors import SchemaTooNew, StoreError
+
+CASE_STATES = (
+    "draft",
+    "committed",
+    "collected",
+    "processing",
+    "result_ready",
+    "result_collected",
+    "closed",
+    "cancelled",
+)
+
+_STATES_SQL = ", ".join(f"'{s}'" for s in CASE_STATES)
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    # 1: cases, papers, scan files, audit chain, outbox
+    (
+        f"""CREATE TABLE cases (
+            id INTEGER PRIMARY KEY,
+            case_code TEXT NOT NULL UNIQUE,
+            pickup_mac TEXT NOT NULL,
+            service_id TEXT NOT NULL,
+            required_papers TEXT NOT NULL DEFAULT '[]',
+            compartment_id TEXT,
+            state TEXT NOT NULL CHECK (state IN ({_STATES_SQL})),
+            identity_enc BLOB,
+            photo_enc BLOB,
+            fingerprint_enc BLOB,
+            id_masked TEXT,
+            name_masked TEXT,
+            created_at REAL NOT NULL,
+            committed_at REAL,
+            collected_at REAL,
+            processing_at REAL,
+            result_ready_at REAL,
+            result_collected_at REAL,
+            closed_at REAL,
+            cancelled_at REAL,
+            updated_at REAL NOT NULL,
+            purged_at REAL
+        )""",
+        "CREATE INDEX cases_by_state ON cases(state, committed_at)",
+        "CREATE INDEX cases_by_pickup ON cases(pickup_mac)",
+        "CREATE INDEX cases_to_purge ON cases(collected_at) WHERE purged_at IS NULL",
+        """CREATE TABLE case_papers (
+            case_id INTEGER NOT NULL REFERENCES cases(id) ON DELETE CASCADE,
+            paper_id TEXT NOT NULL,
+            status TEXT NOT NULL CHECK (status IN ('scanned', 'deferred')),
+            updated_at REAL NOT NULL,
+            PRIMARY KEY (case_id, paper_id)
+        )""",
+        """CREATE TABLE scan_files (
+            id INTEGER PRIMARY KEY,
+            case_id INTEGER NOT NULL REFERENCES cases(id) ON DELETE CASCADE,
+            paper_id TEXT NOT NULL,
+            page INTEGER NOT NULL,
+            rel_path TEXT NOT NULL,
+            sha256 TEXT NOT NULL,
+            size INTEGER NOT NULL,
+            created_at REAL NOT NULL,
+            purged_at REAL,
+            UNIQUE (case_id, paper_id, page)
+        )""",
+        """CREATE TABLE audit_log (
+            seq INTEGER PRIMARY KEY,
+            at REAL NOT NULL,
+            actor TEXT NOT NULL,
+            action TEXT NOT NULL,
+            case_code TEXT,
+            detail TEXT NOT NULL,
+            prev_hash TEXT NOT NULL,
+            hash TEXT NOT NULL
+        )""",
+        """CREATE TABLE outbox (
+            id INTEGER PRIMARY KEY,
+            kind TEXT NOT NULL,
+            title TEXT NOT NULL,
+            body TEXT NOT NULL,
+            case_code TEXT,
+            target TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at REAL NOT NULL,
+            leased_until REAL,
+            last_error TEXT,
+            delivered_at REAL
+        )""",
+        "CREATE INDEX outbox_due ON outbox(next_attempt_at) WHERE delivered_at IS NULL",
+    ),
+)
+
+LATEST = len(MIGRATIONS)
+
+
+def user_version(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("PRAGMA user_version").fetchone()[0])
+
+
+def migrate(conn: sqlite3.Connection, path: str, migrations: tuple[tuple[str, ...], ...] = MIGRATIONS) -> int:
+    """Bring an autocommit connection up to the latest version; return the version reached."""
+    latest = len(migrations)
+    current = user_version(conn)
+    if current > latest:
+        raise SchemaTooNew(
+            f"database {path} has schema version {current} but this program knows only up to "
+            f"{latest}; it was written by a newer release — install that release (or restore a "
+            f"backup made by this one); the file was not changed"
+        )
+    for version in range(current + 1, latest + 1):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            if user_version(conn) >= version:  # another process migrated meanwhile
+                conn.execute("ROLLBACK")
+                continue
+            for statement in migrations[version - 1]:
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {version:d}")
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            conn.execute("ROLLBACK")
+            raise StoreError(f"migration {version} of {path} failed and was rolled back: {exc}") from exc
+    return user_version(conn)

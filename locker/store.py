@@ -1,0 +1,59 @@
+"""One call that opens the whole durable store from a data directory and a key file.
+
+Layout under ``data_dir``: ``kiosk.sqlite3`` (+ ``-wal``/``-shm``), ``kiosk.sqlite3.audit-anchor``
+and ``scans/``. The key file lives elsewhere (configuration decides), so a copy of ``data_dir``
+alone reveals no personal data.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from locker.audit import AuditLog, AuditReport
+from locker.crypto import Cipher
+from locker.db import Database
+from locker.scan_files import ScanStore
+from locker.submissions import SubmissionStore
+
+DB_NAME = "kiosk.sqlite3"
+
+
+@dataclass
+class Store:
+    db: Database
+    cipher: Cipher
+    scans: ScanStore
+    audit: AuditLog
+    submissions: SubmissionStore
+
+    @classmethod
+    def open(
+        cls,
+        data_dir: str | Path,
+        key_file: str | Path,
+        *,
+        create_key: bool = False,
+        busy_timeout: float = 5.0,
+        clock: Callable[[], float] = time.time,
+    ) -> Store:
+        data = Path(data_dir)
+        cipher = Cipher.from_key_file(key_file, create=create_key)
+        db = Database(data / DB_NAME, busy_timeout=busy_timeout)
+        scans = ScanStore(data / "scans", cipher)
+        audit = AuditLog(db, clock=clock)
+        return cls(db, cipher, scans, audit, SubmissionStore(db, cipher, scans, audit, clock=clock))
+
+    def verify_audit(self) -> AuditReport:
+        return self.audit.verify()
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
