@@ -179,6 +179,59 @@ def cmd_config_check(cfg: KioskConfig, args: argparse.Namespace) -> int:
     return 0
 
 
+def _open_store(cfg: KioskConfig, *, create: bool = False) -> Any:
+    from locker.store import Store
+
+    return Store.open(cfg.store.data_dir, cfg.store.key_file, create_key=create and cfg.store.create_key)
+
+
+def _no_store_yet(cfg: KioskConfig) -> bool:
+    from locker.store import DB_NAME
+
+    if (cfg.store.data_dir / DB_NAME).exists():
+        return False
+    print(f"no database yet at {cfg.store.data_dir / DB_NAME}: nothing to do (the kiosk has not started)")
+    return True
+
+
+def cmd_audit_verify(cfg: KioskConfig, args: argparse.Namespace) -> int:
+    """Walk the hash chain of the audit log; name every altered, missing or cut-off entry."""
+    if _no_store_yet(cfg):
+        return 0
+    with _open_store(cfg) as store:
+        report = store.verify_audit()
+    print(report)
+    return 0 if report.ok else 1
+
+
+def cmd_purge(cfg: KioskConfig, args: argparse.Namespace) -> int:
+    """The retention job: delete personal data of cases collected more than retention_days ago."""
+    from locker.retention import RetentionJob
+
+    if _no_store_yet(cfg):
+        return 0
+    with _open_store(cfg) as store:
+        job = RetentionJob(store.submissions, days=cfg.store.retention_days)
+        result = job.run()
+        swept = job.sweep()
+    print(f"purged personal data of {len(result.purged_cases)} case(s), removed {result.files_removed + swept} "
+          f"file(s) (retention {cfg.store.retention_days:g} days)")
+    return 0
+
+
+def cmd_doctor(cfg: KioskConfig, args: argparse.Namespace) -> int:
+    from kiosk.doctor import run_doctor
+
+    findings = run_doctor(cfg, devices=not args.no_devices)
+    for f in findings:
+        mark = _colour(f.ok, "OK  " if f.ok else "FAIL")
+        line = f"{mark} {f.what:<22} {f.detail}"
+        if not f.ok and f.fix:
+            line += f"\n     fix: {f.fix}"
+        print(line)
+    return 0 if all(f.ok for f in findings) else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="kiosk", description="24-hour self-service kiosk controller")
     p.add_argument("--config", help="configuration file (default: $KIOSK_CONFIG, /etc/kiosk/kiosk.toml, "
@@ -212,6 +265,15 @@ def build_parser() -> argparse.ArgumentParser:
     ctl.add_argument("args", nargs="*", help="key=value (values are JSON when they parse as JSON)")
     ctl.add_argument("--control", help="control socket path (default: <run_dir>/control.sock)")
     ctl.set_defaults(func=cmd_simctl)
+
+    audit = sub.add_parser("audit", help="the audit log").add_subparsers(dest="audit_command", required=True)
+    audit.add_parser("verify", help="check the hash chain; names a tampered, missing or cut-off entry"
+                     ).set_defaults(func=cmd_audit_verify)
+    sub.add_parser("purge", help="retention job: delete personal data of long-collected cases"
+                   ).set_defaults(func=cmd_purge)
+    doc = sub.add_parser("doctor", help="configuration, devices, disk, key file, database, alerts: one line each")
+    doc.add_argument("--no-devices", action="store_true", help="skip talking to the devices")
+    doc.set_defaults(func=cmd_doctor)
 
     cfgp = sub.add_parser("config", help="configuration").add_subparsers(dest="config_command", required=True)
     cfgp.add_parser("check", help="validate the configuration file").set_defaults(func=cmd_config_check)

@@ -103,11 +103,27 @@ class SimulatorConfig:
 
 
 @dataclass(frozen=True)
+class StoreConfig:
+    data_dir: Path  # database, audit anchor, encrypted scans
+    key_file: Path  # outside data_dir: a copy of the data alone reveals nothing
+    create_key: bool  # make the key on first start (a restored kiosk must get its old key back instead)
+    retention_days: float  # personal data of a collected case is deleted this long after collection
+    min_free_mb: int  # below this the kiosk stops taking new deposits (doctor shows red)
+
+
+@dataclass(frozen=True)
+class AlertsConfig:
+    urls: tuple[str, ...]  # apprise URLs: mailto://, dingtalk://, wecom://, json://…
+
+
+@dataclass(frozen=True)
 class KioskConfig:
     path: Path
     name: str
     state_dir: Path
     simulator: SimulatorConfig
+    store: StoreConfig
+    alerts: AlertsConfig
     devices: dict[str, DeviceConfig] = field(default_factory=dict)
 
     def device(self, name: str) -> DeviceConfig:
@@ -169,7 +185,7 @@ def parse_config(data: dict[str, Any], path: Path) -> KioskConfig:
     """Build a KioskConfig from parsed TOML; raises ConfigError listing every problem found."""
     r = _Reader()
     base = path.parent.parent if path.parent.name == "config" else path.parent
-    r.unknown_keys(data, "(top level)", {"kiosk", "simulator", "devices"})
+    r.unknown_keys(data, "(top level)", {"kiosk", "simulator", "store", "alerts", "devices"})
     k = data.get("kiosk", {})
     s = data.get("simulator", {})
     devs = data.get("devices", {})
@@ -269,11 +285,37 @@ def parse_config(data: dict[str, Any], path: Path) -> KioskConfig:
                                      source=str(r.get(t, "source", where, (str, int), "0")),
                                      width=width, height=height, fourcc=fourcc)
 
+    state_dir = resolve(r.get(k, "state_dir", "kiosk", str, "var"))
+    st = data.get("store", {})
+    r.unknown_keys(st, "store", {"data_dir", "key_file", "create_key", "retention_days", "min_free_mb"})
+
+    def under_state(p: str) -> Path:
+        pp = Path(os.path.expanduser(p))
+        return pp if pp.is_absolute() else state_dir / pp
+
+    store = StoreConfig(
+        data_dir=under_state(r.get(st, "data_dir", "store", str, "data")),
+        key_file=under_state(r.get(st, "key_file", "store", str, "keys/kiosk.key")),
+        create_key=r.get(st, "create_key", "store", bool, True),
+        retention_days=r.get(st, "retention_days", "store", float, 30.0),
+        min_free_mb=r.get(st, "min_free_mb", "store", int, 500),
+    )
+    r.check(0 < store.retention_days <= 3650, f"store.retention_days: {store.retention_days} out of range (0–3650)")
+    r.check(store.key_file.parent.resolve() != store.data_dir.resolve()
+            and store.data_dir.resolve() not in store.key_file.resolve().parents,
+            f"store.key_file: {store.key_file} lies inside store.data_dir; keep the key outside the data")
+    al = data.get("alerts", {})
+    r.unknown_keys(al, "alerts", {"urls"})
+    urls = r.get(al, "urls", "alerts", list, [])
+    for i, u in enumerate(urls):
+        r.check(isinstance(u, str) and "://" in u, f"alerts.urls[{i}]: {u!r} is not an apprise URL (scheme://…)")
     cfg = KioskConfig(
         path=path,
         name=r.get(k, "name", "kiosk", str, "自助服务终端"),
-        state_dir=resolve(r.get(k, "state_dir", "kiosk", str, "var")),
+        state_dir=state_dir,
         simulator=sim,
+        store=store,
+        alerts=AlertsConfig(tuple(u for u in urls if isinstance(u, str))),
         devices=devices,
     )
     if r.problems:

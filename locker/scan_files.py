@@ -48,7 +48,7 @@ def _safe(part: str) -> str:
 
 
 class ScanStore:
-    """Directory of encrypted scan files: ``<root>/<case_code>/<paper>-<page>.bin``."""
+    """Directory of encrypted scan files: ``<root>/<case_code>/<paper>.<digest of paper id>-<page>.bin``."""
 
     def __init__(self, root: str | Path, cipher: Cipher) -> None:
         self.root = Path(root)
@@ -58,7 +58,10 @@ class ScanStore:
         return {"table": "scan_files", "row": f"{case_code}/{paper_id}/{page}", "field": "content"}
 
     def write(self, case_code: str, paper_id: str, page: int, data: bytes) -> ScanRef:
-        rel = f"{_safe(case_code)}/{_safe(paper_id)}-{page:d}.bin"
+        # Paper ids are often Chinese ("身份证", "户口本"), which _safe() flattens to the same "___":
+        # a digest of the exact id keeps two papers of one case in two files.
+        tag = hashlib.sha256(paper_id.encode()).hexdigest()[:12]
+        rel = f"{_safe(case_code)}/{_safe(paper_id)[:40]}.{tag}-{page:d}.bin"
         path = self.root / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         blob = self.cipher.encrypt(data, **self._ad(case_code, paper_id, page))

@@ -169,8 +169,9 @@ def test_stale_drafts_and_orphan_scan_files_are_listed(tmp_path: Path) -> None:
         assert s.submissions.stale_drafts(older_than_s=600) == [old.case_code]
         s.submissions.add_scan(fresh.case_code, "a", 1, b"recorded")
         assert s.submissions.orphan_scan_files() == []
-        s.scans.write(old.case_code, "a", 1, b"written, then the kiosk lost power before recording it")
-        assert s.submissions.orphan_scan_files() == [f"{old.case_code}/a-1.bin"]
+        ref = s.scans.write(old.case_code, "a", 1, b"written, then the kiosk lost power before recording it")
+        assert s.submissions.orphan_scan_files() == [ref.rel_path]
+        assert ref.rel_path.startswith(f"{old.case_code}/a.")
 
 
 def test_codes_typed_in_lower_case_find_the_same_case_and_scans(tmp_path: Path) -> None:
@@ -179,3 +180,18 @@ def test_codes_typed_in_lower_case_find_the_same_case_and_scans(tmp_path: Path) 
         s.submissions.add_scan(f" {t.case_code.lower()} ", "a", 1, b"page")
         assert s.submissions.read_scan(t.case_code, "a", 1) == b"page"
         assert s.submissions.get_case(t.case_code.lower()).papers == {"a": PaperStatus.SCANNED}
+
+
+def test_papers_with_chinese_names_keep_separate_files(tmp_path: Path) -> None:
+    """身份证 and 户口本 flatten to the same ASCII; each must still keep its own scan file."""
+    from locker.store import Store
+    from locker.submissions import Identity
+
+    with Store.open(tmp_path / "data", tmp_path / "keys/k.key", create_key=True) as store:
+        ticket = store.submissions.open_draft(service_id="s", required_papers=["身份证", "户口本"],
+                                              identity=Identity("李四", "44010119900101123X"))
+        store.submissions.add_scan(ticket.case_code, "身份证", 1, b"id card page")
+        store.submissions.add_scan(ticket.case_code, "户口本", 1, b"household register page")
+        assert store.submissions.read_scan(ticket.case_code, "身份证", 1) == b"id card page"
+        assert store.submissions.read_scan(ticket.case_code, "户口本", 1) == b"household register page"
+        assert store.submissions.verify_scans() == []

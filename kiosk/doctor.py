@@ -1,0 +1,128 @@
+"""`kiosk doctor`: one line per thing that can stop a kiosk, green or red, each red one with its fix.
+
+Run by hand by a technician and daily by kiosk-selfcheck.timer (its output lands in the journal).
+It only reads: it never creates the key file or the database, so a broken kiosk is described, not
+"repaired" into a state that hides the fault.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+import stat
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from devices.errors import KioskError
+from kiosk.config import KioskConfig
+from locker.store import DB_NAME
+
+
+@dataclass(frozen=True)
+class Finding:
+    what: str
+    ok: bool
+    detail: str
+    fix: str = ""
+
+
+def check_disk(cfg: KioskConfig) -> Finding:
+    target = cfg.store.data_dir if cfg.store.data_dir.exists() else cfg.state_dir
+    while not target.exists() and target != target.parent:
+        target = target.parent
+    usage = shutil.disk_usage(target)
+    free_mb = usage.free // (1024 * 1024)
+    ok = free_mb >= cfg.store.min_free_mb
+    return Finding("disk space", ok, f"{free_mb} MB free on {target} (minimum {cfg.store.min_free_mb} MB)",
+                   "" if ok else f"free space on the partition holding {target}: old logs, journal "
+                                 "(journalctl --vacuum-size=200M)")
+
+
+def check_key_file(cfg: KioskConfig) -> Finding:
+    p = cfg.store.key_file
+    if not p.exists():
+        if cfg.store.create_key and not (cfg.store.data_dir / DB_NAME).exists():
+            return Finding("key file", True, f"{p} will be created at first start")
+        return Finding("key file", False, f"{p} is missing but data exists",
+                       "restore the key file from its backup; without it the stored personal data is unreadable")
+    mode = stat.S_IMODE(p.stat().st_mode)
+    if mode & 0o077:
+        return Finding("key file", False, f"{p} has mode {mode:04o}", f"chmod 600 {p}")
+    size = p.stat().st_size
+    if size != 32:
+        return Finding("key file", False, f"{p} holds {size} bytes, expected 32", "restore it from the backup")
+    return Finding("key file", True, f"{p} mode {mode:04o}")
+
+
+def check_database(cfg: KioskConfig) -> list[Finding]:
+    path = cfg.store.data_dir / DB_NAME
+    if not path.exists():
+        return [Finding("database", True, f"{path} not created yet (first start)")]
+    try:
+        con = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
+        try:
+            result = con.execute("PRAGMA integrity_check").fetchone()[0]
+            version = con.execute("PRAGMA user_version").fetchone()[0]
+        finally:
+            con.close()
+    except sqlite3.Error as exc:
+        return [Finding("database", False, f"{path}: {exc}", "check the disk; restore the database from backup")]
+    found = [Finding("database", result == "ok", f"{path}: integrity {result}, schema {version}",
+                     "" if result == "ok" else "stop the kiosk and restore the database from the last backup")]
+    found.extend(_check_store_contents(cfg))
+    return found
+
+
+def _check_store_contents(cfg: KioskConfig) -> list[Finding]:
+    from locker.store import Store
+
+    try:
+        store = Store.open(cfg.store.data_dir, cfg.store.key_file, create_key=False)
+    except KioskError as exc:
+        return [Finding("store", False, exc.message, "see the key file and database lines")]
+    try:
+        report = store.verify_audit()
+        found = [Finding("audit chain", report.ok, "intact" if report.ok else str(report),
+                         "" if report.ok else "keep the database as evidence and tell the service centre's "
+                                              "security officer (`kiosk audit verify` shows the rows)")]
+        problems = store.submissions.verify_scans()
+        found.append(Finding("scan files", not problems,
+                             "all present and unaltered" if not problems else f"{len(problems)} problem(s): "
+                             + "; ".join(str(p) for p in problems[:3]),
+                             "" if not problems else "restore the scans folder from backup"))
+        row = store.db.query_one("SELECT count(*) AS n, min(created_at) AS oldest FROM outbox "
+                                 "WHERE delivered_at IS NULL")
+        pending, oldest = (row["n"], row["oldest"]) if row else (0, None)
+        stale = oldest is not None and time.time() - oldest > 3600
+        detail = "none pending" if not pending else f"{pending} pending, oldest {int((time.time() - oldest) / 60)} min"
+        found.append(Finding("staff alerts", not stale, detail,
+                             "" if not stale else "check the alert URLs in [alerts] and the network"))
+        return found
+    finally:
+        store.close()
+
+
+def check_devices(cfg: KioskConfig) -> list[Finding]:
+    from kiosk.cli import check_all
+
+    names = [n for n, d in cfg.devices.items() if d.enabled]
+    return [Finding(f"device {r.device}", r.ok, f"{r.status}: {r.detail}",
+                    "" if r.ok else "check the cable and power; `kiosk devices check` after the fix")
+            for r in check_all(cfg, names)]
+
+
+def run_doctor(cfg: KioskConfig, *, devices: bool = True) -> list[Finding]:
+    checks: list[Callable[[], Finding | list[Finding]]] = [
+        lambda: Finding("configuration", True, f"{cfg.path} valid"),
+        lambda: check_disk(cfg),
+        lambda: check_key_file(cfg),
+        lambda: check_database(cfg),
+    ]
+    if devices:
+        checks.append(lambda: check_devices(cfg))
+    out: list[Finding] = []
+    for check in checks:
+        result = check()
+        out.extend(result if isinstance(result, list) else [result])
+    return out
