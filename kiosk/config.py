@@ -111,6 +111,26 @@ class StoreConfig:
     min_free_mb: int  # below this the kiosk stops taking new deposits (doctor shows red)
 
 
+COMPARTMENT_SIZES = ("small", "medium", "large")
+
+
+@dataclass(frozen=True)
+class CompartmentSpec:
+    id: str  # printed on the door, e.g. "A03"
+    size: str  # small / medium / large
+    board: int
+    lock: int
+
+
+@dataclass(frozen=True)
+class LockersConfig:
+    compartments: tuple[CompartmentSpec, ...]
+    reservation_ttl_s: float  # a compartment reserved for a resident who walked away frees itself
+    door_open_confirm_s: float  # the sensor must show the door open this soon after the pulse, else jammed
+    left_open_reminder_s: float  # door still open: remind the person at the kiosk
+    left_open_alert_s: float  # still open: alert staff
+
+
 @dataclass(frozen=True)
 class AlertsConfig:
     urls: tuple[str, ...]  # apprise URLs: mailto://, dingtalk://, wecom://, json://…
@@ -124,6 +144,7 @@ class KioskConfig:
     simulator: SimulatorConfig
     store: StoreConfig
     alerts: AlertsConfig
+    lockers: LockersConfig
     devices: dict[str, DeviceConfig] = field(default_factory=dict)
 
     def device(self, name: str) -> DeviceConfig:
@@ -185,7 +206,7 @@ def parse_config(data: dict[str, Any], path: Path) -> KioskConfig:
     """Build a KioskConfig from parsed TOML; raises ConfigError listing every problem found."""
     r = _Reader()
     base = path.parent.parent if path.parent.name == "config" else path.parent
-    r.unknown_keys(data, "(top level)", {"kiosk", "simulator", "store", "alerts", "devices"})
+    r.unknown_keys(data, "(top level)", {"kiosk", "simulator", "store", "alerts", "lockers", "devices"})
     k = data.get("kiosk", {})
     s = data.get("simulator", {})
     devs = data.get("devices", {})
@@ -309,6 +330,7 @@ def parse_config(data: dict[str, Any], path: Path) -> KioskConfig:
     urls = r.get(al, "urls", "alerts", list, [])
     for i, u in enumerate(urls):
         r.check(isinstance(u, str) and "://" in u, f"alerts.urls[{i}]: {u!r} is not an apprise URL (scheme://…)")
+    lockers = _lockers(r, data.get("lockers", {}), devices["locker"])
     cfg = KioskConfig(
         path=path,
         name=r.get(k, "name", "kiosk", str, "自助服务终端"),
@@ -316,11 +338,62 @@ def parse_config(data: dict[str, Any], path: Path) -> KioskConfig:
         simulator=sim,
         store=store,
         alerts=AlertsConfig(tuple(u for u in urls if isinstance(u, str))),
+        lockers=lockers,
         devices=devices,
     )
     if r.problems:
         raise ConfigError(f"{path}: {len(r.problems)} problem(s):\n  " + "\n  ".join(r.problems),
                           code="config.invalid")
+    return cfg
+
+
+def _lockers(r: _Reader, t: dict[str, Any], bus: DeviceConfig) -> LockersConfig:
+    """Compartments, either listed one by one or as banks ("A", board 0, locks 0–11, small → A01…A12)."""
+    r.unknown_keys(t, "lockers", {"compartments", "banks", "reservation_ttl_s", "door_open_confirm_s",
+                                  "left_open_reminder_s", "left_open_alert_s"})
+    specs: list[CompartmentSpec] = []
+    for i, c in enumerate(t.get("compartments", [])):
+        where = f"lockers.compartments[{i}]"
+        if not isinstance(c, dict):
+            r.problems.append(f"{where}: expected a table like "
+                              f"{{ id = \"A01\", size = \"small\", board = 0, lock = 0 }}")
+            continue
+        r.unknown_keys(c, where, {"id", "size", "board", "lock"})
+        specs.append(CompartmentSpec(r.get(c, "id", where, str), r.get(c, "size", where, str),
+                                     r.get(c, "board", where, int), r.get(c, "lock", where, int)))
+    for i, b in enumerate(t.get("banks", [])):
+        where = f"lockers.banks[{i}]"
+        if not isinstance(b, dict):
+            r.problems.append(f"{where}: expected a table like {{ prefix = \"A\", board = 0, first_lock = 0, "
+                              f"count = 12, size = \"small\" }}")
+            continue
+        r.unknown_keys(b, where, {"prefix", "board", "first_lock", "count", "size"})
+        prefix, board = r.get(b, "prefix", where, str), r.get(b, "board", where, int)
+        first, count, size = r.get(b, "first_lock", where, int, 0), r.get(b, "count", where, int), \
+            r.get(b, "size", where, str)
+        r.check(0 < count <= 48, f"{where}.count: {count} out of range (1–48)")
+        specs.extend(CompartmentSpec(f"{prefix}{n + 1:02d}", size, board, first + n) for n in range(max(count, 0)))
+    boards = {b.address for b in getattr(bus, "boards", ())}
+    seen_ids: set[str] = set()
+    seen_locks: set[tuple[int, int]] = set()
+    for c in specs:
+        r.check(c.size in COMPARTMENT_SIZES, f"lockers: compartment {c.id}: size {c.size!r} unknown; use one of "
+                f"{', '.join(COMPARTMENT_SIZES)}")
+        r.check(c.board in boards, f"lockers: compartment {c.id}: board {c.board} is not in devices.locker.boards")
+        r.check(0 <= c.lock <= 47, f"lockers: compartment {c.id}: lock {c.lock} out of range (0–47)")
+        r.check(c.id not in seen_ids, f"lockers: compartment id {c.id} used twice")
+        r.check((c.board, c.lock) not in seen_locks, f"lockers: board {c.board} lock {c.lock} used by two compartments")
+        seen_ids.add(c.id)
+        seen_locks.add((c.board, c.lock))
+    cfg = LockersConfig(
+        compartments=tuple(specs),
+        reservation_ttl_s=r.get(t, "reservation_ttl_s", "lockers", float, 300.0),
+        door_open_confirm_s=r.get(t, "door_open_confirm_s", "lockers", float, 3.0),
+        left_open_reminder_s=r.get(t, "left_open_reminder_s", "lockers", float, 60.0),
+        left_open_alert_s=r.get(t, "left_open_alert_s", "lockers", float, 180.0),
+    )
+    r.check(cfg.left_open_reminder_s < cfg.left_open_alert_s,
+            "lockers.left_open_reminder_s must be shorter than lockers.left_open_alert_s")
     return cfg
 
 

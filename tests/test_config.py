@@ -74,3 +74,21 @@ def test_unreadable_and_malformed_files_say_so(tmp_path: Path) -> None:
         load_config(tmp_path / "missing.toml")
     with pytest.raises(ConfigError, match="not valid TOML"):
         load_config(write(tmp_path, "[devices.idcard\n"))
+
+
+def test_locker_banks_expand_to_numbered_compartments_and_clashes_are_named(tmp_path: Path) -> None:
+    cfg = load_config(ROOT / "config" / "kiosk.sim.toml")
+    ids = [c.id for c in cfg.lockers.compartments]
+    assert ids[:3] == ["A01", "A02", "A03"] and "C04" in ids and len(ids) == len(set(ids))
+    text = """
+[devices.locker]
+boards = [{ address = 0, protocol = "cu48" }]
+[lockers]
+banks = [{ prefix = "A", board = 0, first_lock = 0, count = 4, size = "small" },
+         { prefix = "B", board = 2, first_lock = 3, count = 2, size = "huge" }]
+"""
+    with pytest.raises(ConfigError) as err:
+        load_config(write(tmp_path, text))
+    msg = str(err.value)
+    assert "compartment B01: size 'huge' unknown" in msg
+    assert "compartment B01: board 2 is not in devices.locker.boards" in msg
