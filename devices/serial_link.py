@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import termios
 import threading
 
@@ -50,7 +51,9 @@ class SerialLink:
             )
         except (serial.SerialException, OSError, ValueError) as exc:
             self._serial = None
-            raise DeviceOffline(f"cannot open {self.port}: {exc}", device=self.device) from exc
+            errno = exc.args[0] if exc.args and isinstance(exc.args[0], int) else getattr(exc, "errno", None)
+            why = os.strerror(errno) if isinstance(errno, int) else str(exc)
+            raise DeviceOffline(f"cannot open {self.port}: {why}", device=self.device) from exc
         log.info("%s: opened %s at %d baud", self.device, self.port, self.baudrate)
 
     def close(self) -> None:

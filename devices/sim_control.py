@@ -23,6 +23,10 @@ log = logging.getLogger(__name__)
 class Controllable(Protocol):
     name: str
 
+    def start(self) -> Any: ...
+
+    def stop(self) -> None: ...
+
     def control(self, action: str, **args: Any) -> Any: ...
 
     def actions(self) -> dict[str, str]: ...
@@ -42,11 +46,19 @@ class SimControlServer:
         action = request.get("action", "")
         args = request.get("args") or {}
         if action == "list":
-            return {"ok": True, "result": {n: s.actions() for n, s in self.simulators.items()}}
+            hub = {"stop": "stop this simulator (its port vanishes)", "start": "start it again"}
+            return {"ok": True, "result": {n: {**s.actions(), **hub} for n, s in self.simulators.items()}}
         sim = self.simulators.get(str(device))
         if sim is None:
             return {"ok": False, "error": f"no simulator {device!r}; running: {sorted(self.simulators)}"}
         try:
+            # Stopping a whole simulator (its pty vanishes) is the hub's job, not the device's.
+            if action == "stop":
+                sim.stop()
+                return {"ok": True, "result": {"stopped": device}}
+            if action == "start":
+                sim.start()
+                return {"ok": True, "result": {"started": device}}
             return {"ok": True, "result": sim.control(action, **args)}
         except (KeyError, TypeError, ValueError) as exc:
             return {"ok": False, "error": str(exc)}

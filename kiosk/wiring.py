@@ -133,13 +133,36 @@ def make_driver(cfg: KioskConfig, name: str) -> ManagedDevice:
     raise ConfigError(f"no driver for device {name!r}")
 
 
-def make_door_relay(cfg: KioskConfig, dev: DoorRelayConfig, bus: Any = None) -> ManagedDevice:
+class RelayOnOwnBus:
+    """A board-channel relay checked on its own (``kiosk devices check``): it opens the bus it sits on.
+
+    In the app the relay shares the locker bus the locker service already opened, and this wrapper
+    is not used.
+    """
+
+    def __init__(self, relay: Any, bus: Any) -> None:
+        self.relay, self.bus = relay, bus
+        self.status = relay.status
+
+    def open(self) -> None:
+        self.bus.open()
+
+    def close(self) -> None:
+        self.bus.close()
+
+    def probe(self) -> str:
+        self.bus.probe()
+        return str(self.relay.probe())
+
+
+def make_door_relay(cfg: KioskConfig, dev: DoorRelayConfig, bus: Any = None) -> Any:
     """The entrance relay: a lock output of a locker board (sharing its bus) or a relay board of its own."""
     if dev.kind == "locker_channel":
         from devices.relay import BoardChannelRelay
 
         if bus is None:
-            bus = make_driver(cfg, "locker")
+            own_bus = make_driver(cfg, "locker")
+            return RelayOnOwnBus(BoardChannelRelay(own_bus, dev.board, dev.lock), own_bus)
         return BoardChannelRelay(bus, dev.board, dev.lock)
     from devices.relay import LcusRelay
 
@@ -153,7 +176,7 @@ def make_simulator(cfg: KioskConfig, name: str, *, link: str | None = None, paci
     if link is None:
         link = str(cfg.simulator.link(name))
     if isinstance(dev, IdCardConfig):
-        from devices.idcard import IdCardSimulator
+        from devices.idcard.simulator import IdCardSimulator
 
         return IdCardSimulator(baudrate=dev.baudrate, pacing=pace, link=link)
     if isinstance(dev, FingerprintConfig):
@@ -260,7 +283,11 @@ def check_device(cfg: KioskConfig, name: str) -> CheckResult:
         return CheckResult(name, True, str(driver.status.status), detail, time.monotonic() - start)
     except KioskError as exc:
         status = str(driver.status.status) if driver is not None else "offline"
-        return CheckResult(name, False, status, f"{exc.message} [{exc.code}; recovery: {exc.recovery.value}]",
+        hint = ""
+        if dev.simulated and isinstance(exc, DeviceOffline) and "kiosk sim" not in exc.message:
+            hint = " (simulated: is `kiosk sim all` running?)"
+        return CheckResult(name, False, status,
+                           f"{exc.message}{hint} [{exc.code}; recovery: {exc.recovery.value}]",
                            time.monotonic() - start)
     except Exception as exc:  # a driver bug must still give a line naming the device, not a traceback
         log.exception("%s: check failed unexpectedly", name)
