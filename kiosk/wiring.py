@@ -220,7 +220,9 @@ class CameraSimulatorAtUrlFile:
 
         self.name = dev.name
         self._url_file = camera_url_file(cfg, dev.name)
-        self.sim = CameraSimulator(size=(dev.width, dev.height))
+        # The face camera starts on an empty room, the document camera on a page lying on the desk.
+        scene = "document" if dev.name == "document_camera" else "nobody"
+        self.sim = CameraSimulator(size=(dev.width, dev.height), name=dev.name, scene=scene)
 
     @property
     def port(self) -> str:
