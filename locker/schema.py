@@ -101,6 +101,56 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         )""",
         "CREATE INDEX outbox_due ON outbox(next_attempt_at) WHERE delivered_at IS NULL",
     ),
+    # 2: compartments, the unlock transaction log, staff accounts
+    (
+        """CREATE TABLE compartments (
+            id TEXT PRIMARY KEY,
+            size TEXT NOT NULL CHECK (size IN ('small', 'medium', 'large')),
+            board INTEGER NOT NULL,
+            lock INTEGER NOT NULL,
+            state TEXT NOT NULL CHECK (state IN ('free', 'reserved', 'holding', 'out_of_order')),
+            case_code TEXT,
+            purpose TEXT,
+            reserved_until REAL,
+            needs_staff INTEGER NOT NULL DEFAULT 0,
+            note TEXT NOT NULL DEFAULT '',
+            retired INTEGER NOT NULL DEFAULT 0,
+            updated_at REAL NOT NULL
+        )""",
+        """CREATE TABLE unlock_tx (
+            id INTEGER PRIMARY KEY,
+            compartment_id TEXT NOT NULL REFERENCES compartments(id),
+            board INTEGER NOT NULL,
+            lock INTEGER NOT NULL,
+            case_code TEXT,
+            purpose TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            reason TEXT,
+            state TEXT NOT NULL CHECK (state IN ('intent', 'pulse_sent', 'door_opened', 'door_closed',
+                'settled_closed', 'not_sent', 'jammed', 'refused', 'ambiguous', 'resolved')),
+            created_at REAL NOT NULL,
+            pulse_sent_at REAL,
+            door_opened_at REAL,
+            door_closed_at REAL,
+            finished_at REAL,
+            left_open_alerted_at REAL,
+            result TEXT NOT NULL DEFAULT ''
+        )""",
+        "CREATE INDEX unlock_tx_unfinished ON unlock_tx(compartment_id)"
+        " WHERE state IN ('intent', 'pulse_sent', 'door_opened', 'ambiguous')",
+        """CREATE TABLE staff (
+            badge_uid TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            pin_kdf TEXT NOT NULL,
+            pin_salt BLOB NOT NULL,
+            pin_hash BLOB NOT NULL,
+            failed_tries INTEGER NOT NULL DEFAULT 0,
+            locked_until REAL,
+            active INTEGER NOT NULL DEFAULT 1,
+            created_at REAL NOT NULL,
+            updated_at REAL NOT NULL
+        )""",
+    ),
 )
 
 LATEST = len(MIGRATIONS)
