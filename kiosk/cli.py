@@ -219,6 +219,19 @@ def cmd_purge(cfg: KioskConfig, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_staff(cfg: KioskConfig, args: argparse.Namespace) -> int:
+    """Staff accounts: badge UID + PIN (asked twice, never echoed, stored as a salted scrypt hash)."""
+    from locker.staff import StaffAccounts, cli_add_staff
+
+    with _open_store(cfg, create=True) as store:
+        accounts = StaffAccounts(store.db, store.audit)
+        if args.staff_command == "add":
+            return cli_add_staff(accounts, args.badge, args.name)
+        for member in accounts.list_staff():
+            print(f"{member.badge_uid:<20} {member.name}")
+    return 0
+
+
 def cmd_doctor(cfg: KioskConfig, args: argparse.Namespace) -> int:
     from kiosk.doctor import run_doctor
 
@@ -271,6 +284,13 @@ def build_parser() -> argparse.ArgumentParser:
                      ).set_defaults(func=cmd_audit_verify)
     sub.add_parser("purge", help="retention job: delete personal data of long-collected cases"
                    ).set_defaults(func=cmd_purge)
+    staff = sub.add_parser("staff", help="staff accounts (badge + PIN)").add_subparsers(dest="staff_command",
+                                                                                      required=True)
+    add = staff.add_parser("add", help="add a staff member: asks for the PIN twice")
+    add.add_argument("badge", help="badge UID in hex, as the staff reader reports it")
+    add.add_argument("name")
+    add.set_defaults(func=cmd_staff)
+    staff.add_parser("list", help="list staff members").set_defaults(func=cmd_staff)
     doc = sub.add_parser("doctor", help="configuration, devices, disk, key file, database, alerts: one line each")
     doc.add_argument("--no-devices", action="store_true", help="skip talking to the devices")
     doc.set_defaults(func=cmd_doctor)

@@ -77,3 +77,19 @@ def test_doctor_finds_an_altered_scan_file(kiosk_dir: Path) -> None:
 def test_purge_keeps_cases_that_are_not_collected(kiosk_dir: Path) -> None:
     out = kiosk(kiosk_dir, "purge")
     assert out.returncode == 0 and "purged personal data of 0 case(s)" in out.stdout
+
+
+def test_staff_add_asks_the_pin_twice_and_stores_no_plain_pin(kiosk_dir: Path) -> None:
+    config = str(kiosk_dir / "kiosk.toml")
+    run = [sys.executable, "-m", "kiosk.cli", "--config", config, "staff"]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    differ = subprocess.run([*run, "add", "04A1B2C3", "王芳"], input="246813\n246810\n", capture_output=True,
+                            text=True, timeout=60, env=env, cwd=ROOT)
+    assert differ.returncode == 2 and "nothing was saved" in differ.stdout
+    added = subprocess.run([*run, "add", "04A1B2C3", "王芳"], input="246813\n246813\n", capture_output=True,
+                           text=True, timeout=60, env=env, cwd=ROOT)
+    assert added.returncode == 0, added.stdout + added.stderr
+    listed = subprocess.run([*run, "list"], capture_output=True, text=True, timeout=60, env=env, cwd=ROOT)
+    assert "04A1B2C3" in listed.stdout and "王芳" in listed.stdout
+    raw = b"".join(p.read_bytes() for p in (kiosk_dir / "state/data").glob(f"{DB_NAME}*"))
+    assert b"246813" not in raw
