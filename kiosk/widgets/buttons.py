@@ -16,6 +16,7 @@ class BigButton(Button):
     selected = BooleanProperty(False)
     bg = ListProperty(ui_theme.PRIMARY)
     scale = NumericProperty(1.0)  # height in touch targets (>= 1)
+    font_kind = StringProperty("body")  # which themed font size: body / small / title
 
     def __init__(self, **kwargs: object) -> None:
         app = App.get_running_app()
@@ -28,14 +29,15 @@ class BigButton(Button):
         self.bind(role=self._colour, selected=self._colour, disabled=self._colour, size=self._wrap)
         self._colour()
         if app is not None and hasattr(app, "touch"):
-            app.bind(touch=self._size, font_body=self._size)
-            self.bind(scale=self._size)
+            app.bind(touch=self._size, font_body=self._size, font_small=self._size)
+            self.bind(scale=self._size, texture_size=self._size, font_kind=self._size)
             self._size()
 
     def _size(self, *_: object) -> None:
         app = App.get_running_app()
-        self.height = app.touch * max(1.0, self.scale)
-        self.font_size = app.font_body
+        # at least the touch target; taller when large text wraps onto more lines
+        self.height = max(app.touch * max(1.0, self.scale), self.texture_size[1] + app.touch * 0.25)
+        self.font_size = getattr(app, f"font_{self.font_kind}", app.font_body)
 
     def _wrap(self, *_: object) -> None:
         self.text_size = (max(self.width - 16, 1), None)

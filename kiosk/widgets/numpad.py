@@ -28,7 +28,7 @@ class NumberPad(BoxLayout):
         super().__init__(**kwargs)
         app = App.get_running_app()
         self.spacing = app.gap
-        self.display = Label(size_hint_y=None, color=ui_theme.TEXT, font_size=app.font_huge, height=app.touch)
+        self.display = Label(size_hint_y=None, color=ui_theme.TEXT)
         self.add_widget(self.display)
         self.grid = GridLayout(cols=3, spacing=app.gap, size_hint_y=None)
         self.grid.bind(minimum_height=self.grid.setter("height"))
@@ -44,8 +44,9 @@ class NumberPad(BoxLayout):
         self.delete_button.bind(on_release=lambda *_: self.press("delete"))
         self.clear_button.bind(on_release=lambda *_: self.press("clear"))
         self.add_widget(self.grid)
+        self._font()
         self.bind(value=self._show, masked=self._show)
-        app.bind(font_huge=self._font, touch=self._font)
+        app.bind(font_title=self._font, touch=self._font)
         self.bind(minimum_height=self.setter("height"))
         self.size_hint_y = None
         self._show()
@@ -57,8 +58,8 @@ class NumberPad(BoxLayout):
 
     def _font(self, *_: object) -> None:
         app = App.get_running_app()
-        self.display.font_size = app.font_huge
-        self.display.height = max(app.touch, app.font_huge * 1.3)
+        self.display.font_size = app.font_title * 1.2
+        self.display.height = max(app.touch, self.display.font_size * 1.3)
 
     def relabel(self) -> None:
         tr = App.get_running_app().tr

@@ -12,6 +12,7 @@ class LanguageToggle(BigButton):
 
     def __init__(self, **kwargs: object) -> None:
         kwargs.setdefault("role", "secondary")
+        kwargs.setdefault("font_kind", "small")
         super().__init__(**kwargs)
         self.bind(on_release=lambda *_: App.get_running_app().toggle_language())
 
@@ -21,5 +22,6 @@ class LargeTextToggle(BigButton):
 
     def __init__(self, **kwargs: object) -> None:
         kwargs.setdefault("role", "secondary")
+        kwargs.setdefault("font_kind", "small")
         super().__init__(**kwargs)
         self.bind(on_release=lambda *_: App.get_running_app().toggle_large_text())

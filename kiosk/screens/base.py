@@ -1,0 +1,218 @@
+"""What every screen shares: header (title, large text, language), body, progress/countdown, actions.
+
+A screen renders exactly the ``View`` it is given: ``KioskScreen.show(view, app)`` fills the chrome
+and hands the view to the screen's body (one ``.py`` + one ``.kv`` per screen). The View's
+``actions`` become the buttons; a body that draws some actions itself (a number pad's submit, a
+size choice) lists them in ``custom_actions``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, ClassVar, Protocol
+
+from kivy.app import App
+from kivy.factory import Factory
+from kivy.graphics import Color, Rectangle
+from kivy.lang import Builder
+from kivy.properties import NumericProperty, StringProperty
+from kivy.uix.boxlayout import BoxLayout
+from kivy.uix.gridlayout import GridLayout
+from kivy.uix.label import Label
+from kivy.uix.progressbar import ProgressBar
+from kivy.uix.screenmanager import Screen
+
+from flows.view import View
+from kiosk import ui_theme
+from kiosk.widgets import BigButton, BusySpinner, Countdown, LanguageToggle, LargeTextToggle
+
+SECONDARY_ACTIONS = {"cancel", "back", "not_me", "exit"}
+
+
+class UiContext(Protocol):
+    """What screens need of the app (kept small so bodies stay testable)."""
+
+    large_text: bool
+    landscape: bool
+
+    def tr(self, key: str, **params: Any) -> str: ...
+
+    def send(self, action: str, data: dict[str, Any] | None = None) -> None: ...
+
+    def feed(self, camera: str) -> Any: ...
+
+
+class Para(Label):
+    """A wrapping paragraph whose height follows its text; ``kind`` picks the themed font size."""
+
+    kind = StringProperty("body")
+    scale = NumericProperty(1.0)
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("size_hint_y", None)
+        kwargs.setdefault("halign", "center")
+        kwargs.setdefault("valign", "middle")
+        kwargs.setdefault("color", ui_theme.TEXT)
+        super().__init__(**kwargs)
+        app = App.get_running_app()
+        self.bind(width=self._wrap, texture_size=self._fit, kind=self._font, scale=self._font)
+        app.bind(font_body=self._font, font_title=self._font, font_small=self._font, font_huge=self._font)
+        self._font()
+        self._wrap()
+
+    def _font(self, *_: Any) -> None:
+        app = App.get_running_app()
+        self.font_size = getattr(app, f"font_{self.kind}", app.font_body) * self.scale
+
+    def _wrap(self, *_: Any) -> None:
+        self.text_size = (max(self.width, 1), None)
+
+    def _fit(self, *_: Any) -> None:
+        self.height = self.texture_size[1]
+
+
+def fitted_label(text: str, font: float, color: tuple[float, ...], base_height: float, halign: str = "center") -> Label:
+    """A table cell: wraps to its column width and grows taller than ``base_height`` when it must."""
+    label = Label(text=text, font_size=font, color=color, size_hint_y=None, halign=halign, valign="middle")
+    label.height = base_height
+    label.bind(width=lambda w, width: setattr(w, "text_size", (width, None)))
+    label.bind(texture_size=lambda w, s: setattr(w, "height", max(base_height, s[1] + font * 0.4)))
+    return label
+
+
+if "Para" not in Factory.classes:
+    Factory.register("Para", cls=Para)
+
+
+class ScreenBody(BoxLayout):
+    """The screen-specific part; subclasses fill their kv ids in ``show``."""
+
+    custom_actions: ClassVar[tuple[str, ...]] = ()
+
+    def show(self, view: View, app: UiContext) -> None:
+        raise NotImplementedError
+
+    def action_data(self, action: str) -> dict[str, Any]:
+        """Data sent with an action button (e.g. the typed code with "submit")."""
+        return {}
+
+    def entering(self, app: UiContext) -> None:
+        """The screen becomes current (start previews)."""
+
+    def leaving(self, app: UiContext) -> None:
+        """The screen stops being current (stop previews, forget typed digits)."""
+
+
+class KioskScreen(Screen):
+    body_class: ClassVar[type[ScreenBody]] = ScreenBody
+    kv_file: ClassVar[str] = ""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        app = App.get_running_app()
+        with self.canvas.before:
+            Color(*ui_theme.BACKGROUND)
+            self._bg = Rectangle(pos=self.pos, size=self.size)
+        self.bind(pos=self._paint, size=self._paint)
+        self.root_box = BoxLayout(orientation="vertical")
+        self.header = BoxLayout(size_hint_y=None)
+        with self.header.canvas.before:
+            Color(*ui_theme.HEADER)
+            self._header_bg = Rectangle()
+        self.header.bind(pos=self._paint, size=self._paint)
+        self.title = Label(color=ui_theme.TEXT_ON_DARK, halign="left", valign="middle", shorten=False)
+        self.title.bind(size=lambda w, s: setattr(w, "text_size", s))
+        self.large = LargeTextToggle(size_hint_x=None)
+        self.lang = LanguageToggle(size_hint_x=None)
+        for w in (self.title, self.large, self.lang):
+            self.header.add_widget(w)
+        self.content = BoxLayout(orientation="vertical")
+        self.body = self.body_class()
+        self.status = BoxLayout(size_hint_y=None, height=0)
+        self.progress = ProgressBar(max=1.0)
+        self.spinner = BusySpinner(size_hint_x=None)
+        self.countdown = Countdown(size_hint_x=None)
+        self.actions = GridLayout(size_hint_y=None)
+        self.actions.bind(minimum_height=self.actions.setter("height"))
+        self.content.add_widget(self.body)
+        self.content.add_widget(self.status)
+        self.content.add_widget(self.actions)
+        self.root_box.add_widget(self.header)
+        self.root_box.add_widget(self.content)
+        self.add_widget(self.root_box)
+        self._status_parts: tuple[bool, bool, bool] = (False, False, False)
+        app.bind(touch=self.restyle, font_small=self.restyle)
+        self.restyle()
+
+    def _paint(self, *_: Any) -> None:
+        self._bg.pos, self._bg.size = self.pos, self.size
+        self._header_bg.pos, self._header_bg.size = self.header.pos, self.header.size
+
+    def restyle(self, *_: Any) -> None:
+        app = App.get_running_app()
+        pad, gap = app.pad, app.gap
+        self.header.height = app.touch + 2 * pad * 0.5
+        self.header.padding = (pad, pad * 0.5)
+        self.header.spacing = gap
+        self.title.font_size = app.font_small
+        toggle_w = app.touch * (2.6 if app.large_text else 2.2)
+        self.large.width = self.lang.width = toggle_w
+        self.content.padding = pad
+        self.content.spacing = gap
+        self.body.spacing = gap
+        self.actions.spacing = gap
+        self.status.spacing = gap
+        self.spinner.width = app.touch * 0.6
+        self.countdown.width = app.touch * 3
+        self.countdown.font_size = app.font_body
+
+    def show(self, view: View, app: UiContext) -> None:
+        tr = app.tr
+        self.title.text = tr("app.title")
+        self.lang.text = tr("app.language")
+        self.large.text = tr("app.normal_text" if app.large_text else "app.large_text")
+        self.large.selected = app.large_text
+        self.body.show(view, app)
+        self._show_status(view)
+        self._show_actions(view, app)
+
+    def _show_status(self, view: View) -> None:
+        app = App.get_running_app()
+        parts = (view.progress is not None, view.busy, view.deadline is not None)
+        if parts != self._status_parts:
+            self.status.clear_widgets()
+            if parts[0]:
+                self.status.add_widget(self.progress)
+            if parts[1]:
+                self.status.add_widget(self.spinner)
+            if parts[2]:
+                self.status.add_widget(self.countdown)
+            self._status_parts = parts
+        self.status.height = app.touch * 0.6 if any(parts) else 0
+        self.progress.value = view.progress or 0.0
+        self.spinner.active = view.busy
+        self.countdown.deadline = view.deadline or 0.0
+
+    def _show_actions(self, view: View, app: UiContext) -> None:
+        self.actions.clear_widgets()
+        shown = [a for a in view.actions if a not in self.body.custom_actions]
+        per_row = 4 if app.landscape else 3
+        self.actions.cols = max(1, min(len(shown), per_row))
+        for action in shown:
+            button = BigButton(text=app.tr(f"action.{action}"))
+            button.role = "secondary" if action in SECONDARY_ACTIONS else "primary"
+            button.bind(on_release=lambda _b, a=action: app.send(a, self.body.action_data(a)))
+            self.actions.add_widget(button)
+
+    def on_enter(self, *_: Any) -> None:
+        self.body.entering(App.get_running_app())
+
+    def on_leave(self, *_: Any) -> None:
+        self.body.leaving(App.get_running_app())
+
+
+def load_kv(py_file: str) -> None:
+    """Load the ``.kv`` next to a screen's ``.py`` once."""
+    path = str(Path(py_file).with_suffix(".kv"))
+    if path not in Builder.files:
+        Builder.load_file(path)

@@ -1,0 +1,39 @@
+"""Document capture: live preview with the found page outlined, thumbnails, retake / add page."""
+
+from __future__ import annotations
+
+import numpy as np
+from kivy.uix.image import Image
+
+from flows.view import View
+from kiosk.screens.base import KioskScreen, ScreenBody, UiContext, load_kv
+from kiosk.widgets.images import texture_from_bgr
+
+
+class DocumentsBody(ScreenBody):
+    camera = "document_camera"
+
+    def show(self, view: View, app: UiContext) -> None:
+        ids, p = self.ids, view.params
+        paper = app.tr(str(p.get("paper", ""))) if p.get("paper") else ""
+        ids.message.text = app.tr(view.message or "documents.place_page", paper=paper)
+        ids.preview.page_quad = [list(c) for c in p.get("page_quad") or []]
+        thumbs = [t for t in p.get("thumbnails", []) if isinstance(t, np.ndarray)]
+        ids.count.text = app.tr("documents.pages", count=len(thumbs))
+        ids.thumbs.clear_widgets()
+        for thumb in thumbs[-6:]:
+            ids.thumbs.add_widget(Image(texture=texture_from_bgr(thumb), fit_mode="contain"))
+        self.camera = str(p.get("camera", "document_camera"))
+        if ids.preview.feed is None:
+            ids.preview.attach(app.feed(self.camera))
+
+    def leaving(self, app: UiContext) -> None:
+        self.ids.preview.detach()
+        app.release_feed(self.camera)
+
+
+class DocumentsScreen(KioskScreen):
+    body_class = DocumentsBody
+
+
+load_kv(__file__)

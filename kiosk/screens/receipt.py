@@ -1,0 +1,33 @@
+"""Receipt: the pickup / case code, large, with a QR code to follow the case."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from flows.view import View
+from kiosk.screens.base import KioskScreen, ScreenBody, UiContext, load_kv
+from kiosk.widgets.images import qr_image, texture_from_bgr
+
+
+class ReceiptBody(ScreenBody):
+    _qr_text = ""
+
+    def show(self, view: View, app: UiContext) -> None:
+        ids, p = self.ids, view.params
+        ids.message.text = app.tr(view.message or "receipt.done", **p)
+        ids.code_label.text = app.tr("receipt.code")
+        ids.code.text = str(p.get("code", ""))
+        qr = p.get("qr")
+        if isinstance(qr, np.ndarray):
+            ids.qr.texture = texture_from_bgr(qr)
+        elif qr and qr != self._qr_text:
+            ids.qr.texture = texture_from_bgr(qr_image(str(qr)))
+            self._qr_text = str(qr)
+        ids.scan.text = app.tr("receipt.scan") if qr is not None else ""
+
+
+class ReceiptScreen(KioskScreen):
+    body_class = ReceiptBody
+
+
+load_kv(__file__)

@@ -1,0 +1,28 @@
+"""Staff PIN after a badge tap: masked digits on the number pad, sent with "submit"."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flows.view import View
+from kiosk.screens.base import KioskScreen, ScreenBody, UiContext, load_kv
+
+
+class StaffPinBody(ScreenBody):
+    def show(self, view: View, app: UiContext) -> None:
+        self.ids.message.text = app.tr(view.message or "staff.enter_pin", **view.params)
+        self.ids.pad.max_length = int(view.params.get("length", 6))
+        self.ids.pad.relabel()
+
+    def action_data(self, action: str) -> dict[str, Any]:
+        return {"pin": self.ids.pad.value} if action == "submit" else {}
+
+    def leaving(self, app: UiContext) -> None:
+        self.ids.pad.value = ""
+
+
+class StaffPinScreen(KioskScreen):
+    body_class = StaffPinBody
+
+
+load_kv(__file__)

@@ -1,0 +1,107 @@
+"""Idle-timeout and out-of-service behaviour of the running app, headless.
+
+Usage: behaviour.py timeout|oos RESULT_JSON — writes what it observed as JSON for the pytest side.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+from pathlib import Path
+
+import uikit  # sets the headless environment before Kivy loads
+
+from devices.status import DeviceStatus, StatusTracker
+from flows.view import Screen
+from kiosk import ui_theme
+from kiosk.app import DemoHost, KioskApp, UiSettings, configure_kivy
+
+
+def _texts(widget) -> str:  # type: ignore[no-untyped-def]
+    return " ".join(getattr(w, "text", "") for w in widget.walk())
+
+
+def timeout_steps(app: KioskApp, host: DemoHost, seen: dict):  # type: ignore[no-untyped-def]
+    host.show(Screen.MESSAGE)
+    yield 0.3
+    seen["warning_at_start"] = app.warning_shown
+    for _ in range(60):
+        if app.warning_shown:
+            break
+        yield 0.05
+    seen["warned"] = app.warning_shown
+    seen["warning_text"] = _texts(app._warning) if app._warning else ""
+    seen["events_at_warning"] = [e.action for e in host.events]
+    from kiosk.widgets import BigButton
+
+    buttons = [w for w in app._warning.walk() if isinstance(w, BigButton)] if app._warning else []
+    if buttons:
+        buttons[0].dispatch("on_release")  # "继续办理"
+    yield 0.2
+    seen["warning_after_continue"] = app.warning_shown
+    seen["events_after_continue"] = [e.action for e in host.events]
+    for _ in range(100):
+        if any(e.action == "timeout" for e in host.events):
+            break
+        yield 0.05
+    yield 0.2
+    seen["events"] = [e.action for e in host.events]
+    seen["timeout_data"] = next((e.data for e in host.events if e.action == "timeout"), None)
+    seen["screen_after_timeout"] = app.sm.current
+    yield 2.5  # on the idle screen nothing times out
+    seen["events_on_idle"] = [e.action for e in host.events]
+    seen["warning_on_idle"] = app.warning_shown
+
+
+def oos_steps(app: KioskApp, host: DemoHost, trackers: dict[str, StatusTracker], seen: dict):  # type: ignore[no-untyped-def]
+    host.show(Screen.IDENTITY)
+    yield 0.3
+    seen["before"] = app.sm.current
+    worker = threading.Thread(target=trackers["idcard"].set, args=(DeviceStatus.OFFLINE, "no answer on ttyUSB0"))
+    worker.start()  # drivers change status in their own threads
+    worker.join()
+    yield 0.3
+    seen["while_down"] = app.sm.current
+    seen["down_text"] = _texts(app.sm.current_screen)
+    host.show(Screen.FACE)  # the flow moves on meanwhile: still out of service
+    yield 0.3
+    seen["flow_moved_while_down"] = app.sm.current
+    host.show(Screen.MAINTENANCE)  # staff can still work
+    yield 0.3
+    seen["staff_while_down"] = app.sm.current
+    host.show(Screen.IDENTITY)
+    yield 0.2
+    trackers["idcard"].set(DeviceStatus.BUSY)  # busy is usable
+    yield 0.2
+    seen["busy"] = app.sm.current
+    trackers["idcard"].set(DeviceStatus.ONLINE)
+    yield 0.3
+    seen["after_recovery"] = app.sm.current
+    trackers["locker"].set(DeviceStatus.HARDWARE_ERROR, "board 1 not answering")
+    yield 0.3
+    seen["locker_down"] = app.sm.current
+    seen["locker_text"] = _texts(app.sm.current_screen)
+    trackers["locker"].set(DeviceStatus.ONLINE)
+    yield 0.3
+    seen["locker_back"] = app.sm.current
+
+
+def main() -> None:
+    mode, result = sys.argv[1], Path(sys.argv[2])
+    configure_kivy(ui_theme.window_size("portrait", 0.4))
+    host = DemoHost()
+    seen: dict = {}
+    if mode == "timeout":
+        app = KioskApp(host, UiSettings(language="zh", speech=False, idle_timeout=1.5, idle_warning=1.0))
+        steps = timeout_steps(app, host, seen)
+    else:
+        trackers = {n: StatusTracker(n, DeviceStatus.ONLINE) for n in ("idcard", "locker")}
+        app = KioskApp(host, UiSettings(language="zh", speech=False, idle_timeout=3600), devices=trackers)
+        steps = oos_steps(app, host, trackers, seen)
+    uikit.step_through(app, steps, lambda: result.write_text(json.dumps(seen, ensure_ascii=False, default=str)))
+    app.run()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,106 @@
+"""Shared by the UI helper scripts: headless Kivy set-up, stepping an app, widget-tree checks.
+
+Each UI test runs a helper in its own process (Kivy keeps one window per process): pytest starts
+``python tests/ui_support/<script>.py …`` and reads the JSON it writes.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("KIVY_NO_ARGS", "1")
+os.environ.setdefault("SDL_VIDEODRIVER", "offscreen")
+os.environ.setdefault("KIVY_HOME", os.path.join(tempfile.gettempdir(), "kiosk-ui-kivy-home"))  # not in the repo
+
+
+def step_through(app: Any, steps: Iterator[float | None], done: Callable[[], None]) -> None:
+    """Run a generator on the Kivy clock: each yielded number is the delay before the next step."""
+    from kivy.clock import Clock
+
+    def advance(_dt: float) -> None:
+        try:
+            delay = next(steps)
+        except StopIteration:
+            done()
+            app.stop()
+            return
+        except Exception:
+            import traceback
+
+            traceback.print_exc()
+            app.stop()
+            os._exit(3)
+        Clock.schedule_once(advance, delay or 0)
+
+    Clock.schedule_once(advance, 0.2)
+
+
+def _rect(widget: Any) -> tuple[float, float, float, float]:
+    x, y = widget.to_window(*widget.pos)
+    return x, y, widget.width, widget.height
+
+
+def _name(widget: Any) -> str:
+    text = getattr(widget, "text", "")
+    return f"{type(widget).__name__}({text[:20]!r})" if text else type(widget).__name__
+
+
+def check_tree(root: Any, window_size: tuple[float, float]) -> list[str]:
+    """Widgets inside the window, labels not clipped, siblings in box/grid layouts not overlapping."""
+    from kivy.uix.boxlayout import BoxLayout
+    from kivy.uix.gridlayout import GridLayout
+    from kivy.uix.label import Label
+    from kivy.uix.scrollview import ScrollView
+
+    width, height = window_size
+    problems: list[str] = []
+
+    def visible(w: Any) -> bool:
+        return w.opacity > 0 and w.width > 0.5 and w.height > 0.5
+
+    def visit(w: Any, scrolled: bool) -> None:
+        if not visible(w):
+            return
+        x, y, ww, hh = _rect(w)
+        if not scrolled and (x < -1 or y < -1 or x + ww > width + 1 or y + hh > height + 1):
+            problems.append(f"{_name(w)} outside the window at {x:.0f},{y:.0f} {ww:.0f}x{hh:.0f}")
+        if isinstance(w, Label) and w.text:
+            tw, th = w.texture_size
+            if tw > ww + 2 or th > hh + 2:
+                problems.append(f"{_name(w)} text {tw:.0f}x{th:.0f} clipped in {ww:.0f}x{hh:.0f}")
+        if isinstance(w, (BoxLayout, GridLayout)):
+            kids = [c for c in w.children if visible(c)]
+            for c in kids:
+                cx, cy, cw, ch = _rect(c)
+                if not scrolled and (cx < x - 1 or cy < y - 1 or cx + cw > x + ww + 1 or cy + ch > y + hh + 1):
+                    problems.append(f"{_name(c)} sticks out of {_name(w)}")
+            for i, a in enumerate(kids):
+                ax, ay, aw, ah = _rect(a)
+                for b in kids[i + 1 :]:
+                    bx, by, bw, bh = _rect(b)
+                    ox = min(ax + aw, bx + bw) - max(ax, bx)
+                    oy = min(ay + ah, by + bh) - max(ay, by)
+                    if ox > 1 and oy > 1:
+                        problems.append(f"{_name(a)} overlaps {_name(b)} in {_name(w)}")
+        for child in w.children:
+            visit(child, scrolled or isinstance(w, ScrollView))
+
+    visit(root, False)
+    return problems
+
+
+def screenshot(path: Path) -> Path:
+    """Window.screenshot appends a counter to the name: move the file to exactly ``path``."""
+    from kivy.core.window import Window
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    made = Window.screenshot(name=str(path.with_suffix("")) + ".png")
+    Path(made).replace(path)
+    return path
