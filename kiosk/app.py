@@ -277,7 +277,25 @@ class KioskApp(App):
         self._unsubscribe = self.host.publisher.subscribe(self._on_view)
         Clock.schedule_interval(self._watch, 0.25)
         self._render()
+        self._start_systemd_notify()
         return self.sm
+
+    def _start_systemd_notify(self) -> None:
+        """READY=1 once the first screen is drawn; WATCHDOG=1 from the Kivy loop itself.
+
+        The ping is scheduled on the UI clock, not in a thread, so a UI that stops drawing also stops
+        pinging and systemd restarts it (kiosk.service: WatchdogSec, NotifyAccess=all under cage).
+        """
+        from kiosk.sdnotify import Notifier, watchdog_interval
+
+        self.notifier = Notifier()
+        if not self.notifier.enabled:
+            return
+        Clock.schedule_once(lambda _dt: self.notifier.ready(f"showing {self.shown.screen if self.shown else '?'}"),
+                            0)
+        interval = watchdog_interval()
+        if interval:
+            Clock.schedule_interval(lambda _dt: self.notifier.watchdog(), interval)
 
     def _apply_metrics(self) -> None:
         from kivy.core.window import Window
@@ -418,6 +436,9 @@ class KioskApp(App):
         return self._warning is not None
 
     def on_stop(self) -> None:
+        notifier = getattr(self, "notifier", None)
+        if notifier is not None:
+            notifier.stopping()
         for feed in self.feeds.values():
             feed.stop()
         self.sender.close()

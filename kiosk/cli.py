@@ -232,6 +232,20 @@ def cmd_staff(cfg: KioskConfig, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_app(cfg: KioskConfig, args: argparse.Namespace) -> int:
+    """The touchscreen app (full screen unless --windowed)."""
+    from kiosk.app import run_app
+
+    return run_app(cfg, fullscreen=not args.windowed, orientation=args.orientation)
+
+
+def cmd_panel(cfg: KioskConfig, args: argparse.Namespace) -> int:
+    """The simulator panel: a tester's hands on the running simulators."""
+    from kiosk.panel import run_panel
+
+    return run_panel(cfg)
+
+
 def cmd_doctor(cfg: KioskConfig, args: argparse.Namespace) -> int:
     from kiosk.doctor import run_doctor
 
@@ -291,6 +305,11 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("name")
     add.set_defaults(func=cmd_staff)
     staff.add_parser("list", help="list staff members").set_defaults(func=cmd_staff)
+    app = sub.add_parser("app", help="run the touchscreen app")
+    app.add_argument("--windowed", action="store_true", help="a window instead of full screen")
+    app.add_argument("--orientation", choices=["portrait", "landscape"], help="override [ui] orientation")
+    app.set_defaults(func=cmd_app)
+    sub.add_parser("panel", help="the simulator panel (needs `kiosk sim all`)").set_defaults(func=cmd_panel)
     doc = sub.add_parser("doctor", help="configuration, devices, disk, key file, database, alerts: one line each")
     doc.add_argument("--no-devices", action="store_true", help="skip talking to the devices")
     doc.set_defaults(func=cmd_doctor)

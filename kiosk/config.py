@@ -132,6 +132,19 @@ class LockersConfig:
 
 
 @dataclass(frozen=True)
+class UiConfig:
+    orientation: str  # portrait (1080×1920) or landscape (1920×1080)
+    idle_timeout: float  # seconds without a touch before the session is wiped
+    idle_warning: float  # the "still there?" countdown before that
+    language: str  # zh or en at the start of every session
+    large_text: bool
+    speech: bool  # chime and spoken prompts (espeak-ng when installed)
+    preview_fps: float
+    required_devices: tuple[str, ...] | None  # None: every enabled device takes the kiosk out of service
+    touch_input: str  # "" = SDL's mouse/touch; else one Kivy provider, e.g. "mtdev,/dev/input/event3"
+
+
+@dataclass(frozen=True)
 class AlertsConfig:
     urls: tuple[str, ...]  # apprise URLs: mailto://, dingtalk://, wecom://, json://…
 
@@ -145,6 +158,7 @@ class KioskConfig:
     store: StoreConfig
     alerts: AlertsConfig
     lockers: LockersConfig
+    ui: UiConfig
     devices: dict[str, DeviceConfig] = field(default_factory=dict)
 
     def device(self, name: str) -> DeviceConfig:
@@ -206,7 +220,7 @@ def parse_config(data: dict[str, Any], path: Path) -> KioskConfig:
     """Build a KioskConfig from parsed TOML; raises ConfigError listing every problem found."""
     r = _Reader()
     base = path.parent.parent if path.parent.name == "config" else path.parent
-    r.unknown_keys(data, "(top level)", {"kiosk", "simulator", "store", "alerts", "lockers", "devices"})
+    r.unknown_keys(data, "(top level)", {"kiosk", "simulator", "store", "alerts", "lockers", "ui", "devices"})
     k = data.get("kiosk", {})
     s = data.get("simulator", {})
     devs = data.get("devices", {})
@@ -331,6 +345,7 @@ def parse_config(data: dict[str, Any], path: Path) -> KioskConfig:
     for i, u in enumerate(urls):
         r.check(isinstance(u, str) and "://" in u, f"alerts.urls[{i}]: {u!r} is not an apprise URL (scheme://…)")
     lockers = _lockers(r, data.get("lockers", {}), devices["locker"])
+    ui = _ui(r, data.get("ui", {}))
     cfg = KioskConfig(
         path=path,
         name=r.get(k, "name", "kiosk", str, "自助服务终端"),
@@ -339,6 +354,7 @@ def parse_config(data: dict[str, Any], path: Path) -> KioskConfig:
         store=store,
         alerts=AlertsConfig(tuple(u for u in urls if isinstance(u, str))),
         lockers=lockers,
+        ui=ui,
         devices=devices,
     )
     if r.problems:
@@ -394,6 +410,33 @@ def _lockers(r: _Reader, t: dict[str, Any], bus: DeviceConfig) -> LockersConfig:
     )
     r.check(cfg.left_open_reminder_s < cfg.left_open_alert_s,
             "lockers.left_open_reminder_s must be shorter than lockers.left_open_alert_s")
+    return cfg
+
+
+def _ui(r: _Reader, t: dict[str, Any]) -> UiConfig:
+    r.unknown_keys(t, "ui", {"orientation", "idle_timeout", "idle_warning", "language", "large_text", "speech",
+                             "preview_fps", "required_devices", "touch_input"})
+    required = t.get("required_devices")
+    if required is not None:
+        ok = isinstance(required, list) and all(isinstance(d, str) and d in ALL_DEVICES for d in required)
+        r.check(ok, f"ui.required_devices: {required!r}; give a list of device names from {', '.join(ALL_DEVICES)}")
+    cfg = UiConfig(
+        orientation=r.get(t, "orientation", "ui", str, "portrait"),
+        idle_timeout=r.get(t, "idle_timeout", "ui", float, 90.0),
+        idle_warning=r.get(t, "idle_warning", "ui", float, 15.0),
+        language=r.get(t, "language", "ui", str, "zh"),
+        large_text=r.get(t, "large_text", "ui", bool, False),
+        speech=r.get(t, "speech", "ui", bool, True),
+        preview_fps=r.get(t, "preview_fps", "ui", float, 15.0),
+        required_devices=tuple(required) if isinstance(required, list) else None,
+        touch_input=r.get(t, "touch_input", "ui", str, ""),
+    )
+    r.check(cfg.orientation in ("portrait", "landscape"), f"ui.orientation: {cfg.orientation!r}; use portrait or "
+            "landscape")
+    r.check(cfg.language in ("zh", "en"), f"ui.language: {cfg.language!r}; use zh or en")
+    r.check(10 <= cfg.idle_timeout <= 900, f"ui.idle_timeout: {cfg.idle_timeout} out of range (10–900 s)")
+    r.check(0 < cfg.idle_warning < cfg.idle_timeout, "ui.idle_warning: must be shorter than ui.idle_timeout")
+    r.check(1 <= cfg.preview_fps <= 30, f"ui.preview_fps: {cfg.preview_fps} out of range (1–30)")
     return cfg
 
 

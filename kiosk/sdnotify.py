@@ -60,10 +60,15 @@ class Notifier:
 
 
 def watchdog_interval() -> float | None:
-    """Half of systemd's watchdog time-out in seconds (the usual ping rate), or None without one."""
+    """Half of systemd's watchdog time-out in seconds (the usual ping rate), or None without one.
+
+    WATCHDOG_PID names the service's main process. Under cage that is the compositor and the app is
+    its child (the unit sets NotifyAccess=all for this), so the parent's pid counts as ours too; a
+    grandchild or unrelated process that merely inherited the variables must not ping.
+    """
     usec = os.environ.get("WATCHDOG_USEC")
     pid = os.environ.get("WATCHDOG_PID")
-    if not usec or (pid and pid != str(os.getpid())):
+    if not usec or (pid and pid not in (str(os.getpid()), str(os.getppid()))):
         return None
     try:
         return int(usec) / 2_000_000

@@ -57,5 +57,7 @@ def test_watchdog_interval_is_half_the_timeout(monkeypatch) -> None:
     monkeypatch.setenv("WATCHDOG_USEC", "20000000")
     monkeypatch.setenv("WATCHDOG_PID", str(os.getpid()))
     assert watchdog_interval() == 10.0
-    monkeypatch.setenv("WATCHDOG_PID", "1")
+    monkeypatch.setenv("WATCHDOG_PID", str(os.getppid()))  # the app as cage's child
+    assert watchdog_interval() == 10.0
+    monkeypatch.setenv("WATCHDOG_PID", "999999999")
     assert watchdog_interval() is None
