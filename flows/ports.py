@@ -1,0 +1,47 @@
+"""What the flows need of the locker service and the alert outbox, as protocols.
+
+The flows are written against these shapes (``locker.service.LockerService`` and
+``locker.outbox.Outbox`` satisfy them), so a flow test can also run against the real service on
+the locker simulator, and the flows do not break while the locker layer grows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from devices.cancel import CancelToken
+
+
+class LockerPort(Protocol):
+    def free_counts(self) -> dict[Any, int]: ...
+
+    def reserve(self, size: Any, *, case_code: str, purpose: str = "deposit") -> Any: ...
+
+    def release(self, compartment_id: str, *, actor: str) -> None: ...
+
+    def open(
+        self,
+        compartment_id: str,
+        *,
+        case_code: str | None,
+        purpose: str,
+        actor: str,
+        reason: str | None = None,
+        cancel: CancelToken | None = None,
+    ) -> Any: ...
+
+    def wait_closed(
+        self,
+        tx: Any,
+        *,
+        timeout: float | None = None,
+        cancel: CancelToken | None = None,
+        on_reminder: Callable[..., None] | None = None,
+    ) -> bool: ...
+
+    def holding(self) -> list[Any]: ...
+
+
+class AlertPort(Protocol):
+    def enqueue(self, kind: str, title: str, body: str, case_id: str | None = None) -> list[int]: ...

@@ -1,0 +1,202 @@
+"""Staff pickup (PC/SC badge through pcscd + vpcd, PIN) and results back to the resident, on the simulators."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from flow_support import SERVICE, Resident, Rig, make_rig, press, wait_step, wait_until
+from pcsc_support import BADGE_READER, PCSCD, PCSCD_STACK, SKIP_REASON
+
+from devices.pcsc import CardWatcher, PcscError, PcscReader, VirtualCardSimulator
+from flows.deposit import DepositFlow
+from flows.machine import ENDED, IDLE
+from flows.results import ResultPickupFlow
+from flows.staff_pickup import StaffPickupFlow
+from locker.staff import StaffAccounts
+from locker.submissions import CaseState
+
+BADGE = "04A1B2C3"
+PIN = "246810"
+
+
+@pytest.fixture
+def rig(tmp_path: Path) -> Iterator[Rig]:
+    with make_rig(tmp_path) as r:
+        yield r
+
+
+def deposit_one(rig: Rig) -> tuple[str, str, str]:
+    """A resident deposits (as in test_flow_deposit); returns (case code, pickup code, compartment)."""
+    flow: DepositFlow = rig.deposit()
+    person = Resident(rig)
+    press(flow, "start")
+    person.place_card()
+    wait_until(lambda: flow.state == "fingerprint", 20, "face accepted")
+    person.enrol_finger()
+    wait_step(flow, "guide")
+    press(flow, "choose", service_id=SERVICE)
+    wait_step(flow, "documents")
+    press(flow, "capture")
+    wait_step(flow, "documents")
+    press(flow, "next")
+    wait_step(flow, "documents")
+    press(flow, "skip")
+    wait_step(flow, "size")
+    press(flow, "small")
+    wait_step(flow, "door")
+    compartment = flow.view.params["compartment"]
+    person.close_door(compartment)
+    wait_step(flow, "receipt")
+    codes = flow.view.params["case_code"], flow.view.params["pickup_code"]
+    press(flow, "done")
+    rig.fpsim.ctl_lift()
+    rig.idsim.ctl_remove()
+    return codes[0], codes[1], compartment
+
+
+def staff_flow(rig: Rig) -> StaffPickupFlow:
+    accounts = StaffAccounts(rig.store.db, rig.store.audit, scrypt_n=2**10)
+    accounts.add_staff(BADGE, "王工作人员", PIN)
+    flow = StaffPickupFlow(staff=accounts, lockers=rig.lockers, submissions=rig.store.submissions)
+    rig.flows.append(flow)
+    return flow
+
+
+def collect(rig: Rig, flow: StaffPickupFlow, case_code: str, compartment: str) -> None:
+    flow.badge_tapped(BADGE)
+    press(flow, "pin", pin=PIN)
+    wait_step(flow, "pickups")
+    press(flow, "open", case_code=case_code)
+    wait_step(flow, "pickups")
+    assert flow.view.params["outcome"] == {case_code: "opened"}
+    Resident(rig).close_door(compartment)
+    wait_until(lambda: compartment not in [c.id for c in rig.lockers.holding()], 5, "door closed, compartment empty")
+    press(flow, "collected", case_code=case_code)
+
+
+def test_staff_badge_pin_open_and_confirm_collected(rig: Rig) -> None:
+    case_code, _pickup, compartment = deposit_one(rig)
+    flow = staff_flow(rig)
+    flow.badge_tapped("DEADBEEF")
+    press(flow, "pin", pin="000000")
+    assert flow.state == ENDED and flow.view.message == "staff.unknown_badge"
+    press(flow, "ok")
+    flow.badge_tapped(BADGE)
+    press(flow, "pin", pin="111111")
+    assert flow.view.message == "staff.wrong_pin" and flow.view.params["tries_left"] == 4
+    press(flow, "pin", pin=PIN)
+    assert [p["case_code"] for p in flow.view.params["pending"]] == [case_code]
+    press(flow, "open", case_code=case_code)
+    wait_step(flow, "pickups")
+    Resident(rig).close_door(compartment)
+    wait_until(lambda: not rig.lockers.holding(), 5, "compartment emptied")
+    press(flow, "collected", case_code=case_code)
+    assert rig.store.submissions.get_case(case_code).state is CaseState.COLLECTED
+    assert flow.view.params["pending"] == []
+    press(flow, "done")
+    assert flow.state == IDLE
+    assert rig.pulses() == {f"0:{rig.door_of(compartment)[1]}": 2}  # deposit + collection, once each
+
+
+def test_staff_override_needs_a_reason_and_is_audited(rig: Rig) -> None:
+    flow = staff_flow(rig)
+    flow.badge_tapped(BADGE)
+    press(flow, "pin", pin=PIN)
+    press(flow, "override", compartment_id="L01", reason="  ")
+    assert flow.view.message == "lockers.override_reason"
+    assert rig.pulses() == {}
+    press(flow, "override", compartment_id="L01", reason="cleaning the compartment")
+    wait_step(flow, "pickups")
+    assert flow.view.message == "staff.override_opened"
+    rows = [r for r in rig.store.audit.rows() if r["action"] == "locker.override"]
+    assert len(rows) == 1 and rows[0]["detail"]["reason"] == "cleaning the compartment"
+    assert rows[0]["actor"] == f"staff:{BADGE}"
+    Resident(rig).close_door("L01")
+
+
+def test_results_back_fetched_with_pickup_code_and_fingerprint(rig: Rig) -> None:
+    case_code, pickup, compartment = deposit_one(rig)
+    staff = staff_flow(rig)
+    collect(rig, staff, case_code, compartment)
+    press(staff, "result", case_code=case_code, size="medium")
+    wait_until(lambda: rig.open_doors() == [[0, 2]], 5, "result door open")
+    Resident(rig).close_door("M01")
+    wait_step(staff, "pickups")
+    assert staff.view.message == "staff.result_placed"
+    assert rig.store.submissions.get_case(case_code).state is CaseState.RESULT_READY
+    press(staff, "done")
+
+    flow = ResultPickupFlow(
+        reader=rig.reader,
+        face_frames=rig.face_frames,
+        fingerprint=rig.sensor,
+        lockers=rig.lockers,
+        submissions=rig.store.submissions,
+        sessions=rig.sessions,
+        finger_timeout=5.0,
+    )
+    rig.flows.append(flow)
+    press(flow, "start")
+    press(flow, "code")
+    press(flow, "code", code="000000" if pickup != "000000" else "111111")
+    assert flow.view.message == "results.code_unknown"
+    rig.fpsim.ctl_place(finger="zhang-right-index")
+    press(flow, "code", code=pickup)
+    wait_until(lambda: rig.open_doors() == [[0, 2]], 10, "result compartment open")
+    Resident(rig).close_door("M01")
+    wait_until(lambda: flow.state == ENDED, 10, "pickup finished")
+    assert flow.view.message == "results.thank_you"
+    assert rig.store.submissions.get_case(case_code).state is CaseState.RESULT_COLLECTED
+    assert rig.sessions.current is None
+
+
+def test_results_fetched_with_id_card_and_face(rig: Rig) -> None:
+    case_code, _pickup, compartment = deposit_one(rig)
+    staff = staff_flow(rig)
+    collect(rig, staff, case_code, compartment)
+    press(staff, "result", case_code=case_code, size="small")
+    wait_until(lambda: len(rig.open_doors()) == 1, 5, "result door open")
+    result_compartment = "S01" if rig.open_doors() == [[0, 0]] else "S02"
+    Resident(rig).close_door(result_compartment)
+    wait_step(staff, "pickups")
+    press(staff, "done")
+    flow = ResultPickupFlow(
+        reader=rig.reader,
+        face_frames=rig.face_frames,
+        fingerprint=rig.sensor,
+        lockers=rig.lockers,
+        submissions=rig.store.submissions,
+        sessions=rig.sessions,
+    )
+    rig.flows.append(flow)
+    press(flow, "start")
+    press(flow, "card")
+    time.sleep(0.7)  # the reader sees the field empty before the same card counts as new
+    rig.idsim.ctl_insert("zhang_san")
+    wait_until(lambda: rig.open_doors() == [list(rig.door_of(result_compartment))], 20, "opened after face check")
+    Resident(rig).close_door(result_compartment)
+    wait_until(lambda: flow.state == ENDED, 10, "pickup finished")
+    assert rig.store.submissions.get_case(case_code).state is CaseState.RESULT_COLLECTED
+
+
+@pytest.mark.pcsc
+@pytest.mark.skipif(PCSCD is None, reason=SKIP_REASON)
+def test_badge_tap_on_the_pcsc_reader_starts_the_staff_flow(rig: Rig) -> None:
+    PCSCD_STACK.ensure()
+    flow = staff_flow(rig)
+    watcher = CardWatcher(PcscReader(BADGE_READER), flow.badge_tapped).start()
+    card = VirtualCardSimulator(port=35963)
+    try:
+        card.ctl_tap(uid=BADGE)
+        wait_until(lambda: flow.state == "pin", 10, "PIN screen after the tap")
+        press(flow, "pin", pin=PIN)
+        assert flow.state == "pickups" and flow.view.params["staff"] == "王工作人员"
+    finally:
+        card.stop()
+        watcher.stop()
+        with contextlib.suppress(PcscError):
+            PcscReader(BADGE_READER).wait_removed(timeout=5)
