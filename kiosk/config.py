@@ -20,7 +20,8 @@ STANDARD_BAUDS = (1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200)
 SERIAL_DEVICES = ("idcard", "fingerprint", "locker")
 PCSC_DEVICES = ("staff_reader", "door_reader")
 CAMERA_DEVICES = ("face_camera", "document_camera")
-ALL_DEVICES = (*SERIAL_DEVICES, "door_relay", *PCSC_DEVICES, *CAMERA_DEVICES)
+ALL_DEVICES = (*SERIAL_DEVICES, "door_relay", *PCSC_DEVICES, *CAMERA_DEVICES, "printer")
+PRINTER_KINDS = ("serial", "network", "usb", "file")
 LOCKER_PROTOCOLS = ("cu48",)
 RELAY_KINDS = ("locker_channel", "relay_board")
 
@@ -89,6 +90,19 @@ class CameraConfig(DeviceConfig):
 
 
 @dataclass(frozen=True)
+class PrinterConfig(DeviceConfig):
+    kind: str  # serial (a port), network (host:port), usb (VID:PID), file (a device file)
+    target: str
+    baudrate: int
+    timeout: float
+    profile: str  # python-escpos printer profile name; "" = default
+
+    @property
+    def port(self) -> str:
+        return self.target
+
+
+@dataclass(frozen=True)
 class SimulatorConfig:
     enabled: bool
     pacing: bool
@@ -146,7 +160,27 @@ class UiConfig:
 
 @dataclass(frozen=True)
 class AlertsConfig:
-    urls: tuple[str, ...]  # apprise URLs: mailto://, dingtalk://, wecom://, json://…
+    urls: tuple[str, ...]  # apprise URLs for staff: mailto://, dingtalk://, wecom://, json://…
+    resident_urls: tuple[str, ...]  # where "your results are ready" goes (an SMS gateway), if anywhere
+
+
+@dataclass(frozen=True)
+class FlowsConfig:
+    guide_file: Path  # the service guide (办事指南)
+    max_face_tries: int
+    max_finger_tries: int
+    max_door_attempts: int  # jammed doors in a row before the resident is sent to staff
+    finger_timeout_s: float
+    door_settle_timeout_s: float  # after a cancel at an open door: how long to wait for it to shut
+    fingerprint_first_page: int  # sensor pages the kiosk may use for residents' templates
+    fingerprint_pages: int
+    timeouts: dict[str, float]  # per-step time-outs ("card", "face", "guide", …) overriding the defaults
+
+
+@dataclass(frozen=True)
+class DoorEntryConfig:
+    schedule: tuple[str, ...]  # when the door reader may open the door ("mon-fri 17:30-08:30")
+    deny_file: Path  # one card UID per line
 
 
 @dataclass(frozen=True)
@@ -159,12 +193,14 @@ class KioskConfig:
     alerts: AlertsConfig
     lockers: LockersConfig
     ui: UiConfig
+    flows: FlowsConfig
+    door_entry: DoorEntryConfig
     devices: dict[str, DeviceConfig] = field(default_factory=dict)
 
     def device(self, name: str) -> DeviceConfig:
         return self.devices[name]
 
-    def port_of(self, dev: SerialConfig | DoorRelayConfig) -> str:
+    def port_of(self, dev: SerialConfig | DoorRelayConfig | PrinterConfig) -> str:
         """Where the driver opens the device: the simulator's link in simulator mode."""
         return str(self.simulator.link(dev.name)) if dev.simulated else dev.port
 
@@ -220,7 +256,8 @@ def parse_config(data: dict[str, Any], path: Path) -> KioskConfig:
     """Build a KioskConfig from parsed TOML; raises ConfigError listing every problem found."""
     r = _Reader()
     base = path.parent.parent if path.parent.name == "config" else path.parent
-    r.unknown_keys(data, "(top level)", {"kiosk", "simulator", "store", "alerts", "lockers", "ui", "devices"})
+    r.unknown_keys(data, "(top level)", {"kiosk", "simulator", "store", "alerts", "lockers", "ui", "flows",
+                                         "door_entry", "devices"})
     k = data.get("kiosk", {})
     s = data.get("simulator", {})
     devs = data.get("devices", {})
@@ -306,6 +343,21 @@ def parse_config(data: dict[str, Any], path: Path) -> KioskConfig:
         devices[name] = PcscConfig(name=name, enabled=r.get(t, "enabled", where, bool, True),
                                    simulated=r.get(t, "simulated", where, bool, sim.enabled), reader=reader)
 
+    t = devs.get("printer", {})
+    where = "devices.printer"
+    r.unknown_keys(t, where, _COMMON | {"kind", "target", "baudrate", "timeout", "profile"})
+    pkind = r.get(t, "kind", where, str, "serial")
+    r.check(pkind in PRINTER_KINDS, f"{where}.kind: {pkind!r} unknown; use one of {', '.join(PRINTER_KINDS)}")
+    pbaud = r.get(t, "baudrate", where, int, 9600)
+    r.check(pbaud in STANDARD_BAUDS, f"{where}.baudrate: {pbaud} is not a standard baud rate")
+    printer_enabled = r.get(t, "enabled", where, bool, False)
+    target = r.get(t, "target", where, str, "/dev/kiosk-printer")
+    r.check(bool(target) or not printer_enabled, f"{where}.target: empty; give the port, host:port or VID:PID")
+    devices["printer"] = PrinterConfig(name="printer", enabled=printer_enabled,
+                                       simulated=r.get(t, "simulated", where, bool, sim.enabled), kind=pkind,
+                                       target=target, baudrate=pbaud, timeout=r.get(t, "timeout", where, float, 5.0),
+                                       profile=r.get(t, "profile", where, str, ""))
+
     for name, (w, h) in (("face_camera", (640, 480)), ("document_camera", (2592, 1944))):
         t = devs.get(name, {})
         where = f"devices.{name}"
@@ -340,21 +392,28 @@ def parse_config(data: dict[str, Any], path: Path) -> KioskConfig:
             and store.data_dir.resolve() not in store.key_file.resolve().parents,
             f"store.key_file: {store.key_file} lies inside store.data_dir; keep the key outside the data")
     al = data.get("alerts", {})
-    r.unknown_keys(al, "alerts", {"urls"})
+    r.unknown_keys(al, "alerts", {"urls", "resident_urls"})
     urls = r.get(al, "urls", "alerts", list, [])
-    for i, u in enumerate(urls):
-        r.check(isinstance(u, str) and "://" in u, f"alerts.urls[{i}]: {u!r} is not an apprise URL (scheme://…)")
+    resident_urls = r.get(al, "resident_urls", "alerts", list, [])
+    for key, values in (("urls", urls), ("resident_urls", resident_urls)):
+        for i, u in enumerate(values):
+            r.check(isinstance(u, str) and "://" in u, f"alerts.{key}[{i}]: {u!r} is not an apprise URL (scheme://…)")
     lockers = _lockers(r, data.get("lockers", {}), devices["locker"])
     ui = _ui(r, data.get("ui", {}))
+    flows = _flows(r, data.get("flows", {}), base, state_dir)
+    door_entry = _door_entry(r, data.get("door_entry", {}), state_dir)
     cfg = KioskConfig(
         path=path,
         name=r.get(k, "name", "kiosk", str, "自助服务终端"),
         state_dir=state_dir,
         simulator=sim,
         store=store,
-        alerts=AlertsConfig(tuple(u for u in urls if isinstance(u, str))),
+        alerts=AlertsConfig(tuple(u for u in urls if isinstance(u, str)),
+                            tuple(u for u in resident_urls if isinstance(u, str))),
         lockers=lockers,
         ui=ui,
+        flows=flows,
+        door_entry=door_entry,
         devices=devices,
     )
     if r.problems:
@@ -411,6 +470,55 @@ def _lockers(r: _Reader, t: dict[str, Any], bus: DeviceConfig) -> LockersConfig:
     r.check(cfg.left_open_reminder_s < cfg.left_open_alert_s,
             "lockers.left_open_reminder_s must be shorter than lockers.left_open_alert_s")
     return cfg
+
+
+STEP_NAMES = ("card", "face", "face_retry", "fingerprint", "fingerprint_retry", "guide", "documents", "size",
+              "door", "receipt", "pin", "pickups", "opening", "choose", "code")
+
+
+def _flows(r: _Reader, t: dict[str, Any], base: Path, state_dir: Path) -> FlowsConfig:
+    r.unknown_keys(t, "flows", {"guide_file", "max_face_tries", "max_finger_tries", "max_door_attempts",
+                                "finger_timeout_s", "door_settle_timeout_s", "fingerprint_first_page",
+                                "fingerprint_pages", "timeouts"})
+    guide = r.get(t, "guide_file", "flows", str, "")
+    guide_path = (Path(guide) if Path(guide).is_absolute() else base / guide) if guide else \
+        Path(__file__).resolve().parent.parent / "assets" / "guide" / "services.toml"
+    timeouts_raw = r.get(t, "timeouts", "flows", dict, {})
+    timeouts: dict[str, float] = {}
+    for step, value in timeouts_raw.items():
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        ok = step in STEP_NAMES and number and 5 <= value <= 3600
+        r.check(ok, f"flows.timeouts.{step}: {value!r}; steps are {', '.join(STEP_NAMES)}, values 5–3600 s")
+        if ok:
+            timeouts[step] = float(value)
+    cfg = FlowsConfig(
+        guide_file=guide_path,
+        max_face_tries=r.get(t, "max_face_tries", "flows", int, 3),
+        max_finger_tries=r.get(t, "max_finger_tries", "flows", int, 3),
+        max_door_attempts=r.get(t, "max_door_attempts", "flows", int, 3),
+        finger_timeout_s=r.get(t, "finger_timeout_s", "flows", float, 20.0),
+        door_settle_timeout_s=r.get(t, "door_settle_timeout_s", "flows", float, 600.0),
+        fingerprint_first_page=r.get(t, "fingerprint_first_page", "flows", int, 0),
+        fingerprint_pages=r.get(t, "fingerprint_pages", "flows", int, 300),
+        timeouts=timeouts,
+    )
+    for key in ("max_face_tries", "max_finger_tries", "max_door_attempts"):
+        value = getattr(cfg, key)
+        r.check(1 <= value <= 10, f"flows.{key}: {value} out of range (1–10)")
+    r.check(cfg.fingerprint_pages >= 1 and cfg.fingerprint_first_page >= 0,
+            "flows.fingerprint_first_page / fingerprint_pages: need first ≥ 0 and pages ≥ 1")
+    r.check(guide_path.is_file(), f"flows.guide_file: {guide_path} does not exist")
+    return cfg
+
+
+def _door_entry(r: _Reader, t: dict[str, Any], state_dir: Path) -> DoorEntryConfig:
+    r.unknown_keys(t, "door_entry", {"schedule", "deny_file"})
+    schedule = r.get(t, "schedule", "door_entry", list, ["mon-fri 17:30-08:30", "sat-sun 00:00-24:00"])
+    r.check(all(isinstance(x, str) for x in schedule), "door_entry.schedule: a list of rules like "
+            "\"mon-fri 17:30-08:30\"")
+    deny = r.get(t, "deny_file", "door_entry", str, "door-deny.txt")
+    deny_path = Path(deny) if Path(deny).is_absolute() else state_dir / deny
+    return DoorEntryConfig(tuple(str(x) for x in schedule), deny_path)
 
 
 def _ui(r: _Reader, t: dict[str, Any]) -> UiConfig:

@@ -24,6 +24,7 @@ from kiosk.config import (
     KioskConfig,
     LockerConfig,
     PcscConfig,
+    PrinterConfig,
 )
 
 log = logging.getLogger(__name__)
@@ -130,6 +131,12 @@ def make_driver(cfg: KioskConfig, name: str) -> ManagedDevice:
         return PcscReader(dev.reader, device=name)
     if isinstance(dev, CameraConfig):
         return CameraDevice(cfg, dev)
+    if isinstance(dev, PrinterConfig):
+        from devices.printer import ReceiptPrinter
+
+        # Simulated: the serial ESC/POS printer simulator's pty, whatever the real printer's kind.
+        kind, target = ("serial", cfg.port_of(dev)) if dev.simulated else (dev.kind, dev.target)
+        return ReceiptPrinter(kind, target, baudrate=dev.baudrate, timeout=dev.timeout, profile=dev.profile or None)
     raise ConfigError(f"no driver for device {name!r}")
 
 
@@ -201,6 +208,11 @@ def make_simulator(cfg: KioskConfig, name: str, *, link: str | None = None, paci
         return VirtualCardSimulator(port=VPCD_BASE_PORT + _vpcd_slot(dev.reader), name=name)
     if isinstance(dev, CameraConfig):
         return CameraSimulatorAtUrlFile(cfg, dev)
+    if isinstance(dev, PrinterConfig):
+        from devices.printer.serial_sim import SerialPrinterSimulator
+
+        return SerialPrinterSimulator(cfg.simulator.run_dir / "printer-output.bin", baudrate=dev.baudrate,
+                                      pacing=pace, link=link)
     raise ConfigError(f"no simulator for device {name!r}")
 
 

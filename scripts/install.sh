@@ -75,14 +75,15 @@ do_install() {
   local venv=$DESTDIR$PREFIX/venv py
   py=$(command -v python3.11 || command -v python3)
   [[ -x $venv/bin/python ]] || "$py" -m venv "$venv"
+  # Editable: the app finds its assets (fonts, texts, the service guide) beside its code in $PREFIX/src.
   local pip=("$venv/bin/python" -m pip install -q --disable-pip-version-check)
   if [[ "${KIOSK_INSTALL_DEPS:-1}" == 1 ]]; then
     "${pip[@]}" --upgrade pip 'setuptools<81' wheel
     "${pip[@]}" dlib-bin face_recognition_models click numpy Pillow
     "${pip[@]}" --no-deps face_recognition==1.3.0
-    "${pip[@]}" "$DESTDIR$PREFIX/src"
+    "${pip[@]}" -e "$DESTDIR$PREFIX/src"
   else
-    "${pip[@]}" --no-deps "$DESTDIR$PREFIX/src"
+    "${pip[@]}" --no-deps -e "$DESTDIR$PREFIX/src"
   fi
   say "virtual environment in $PREFIX/venv"
 

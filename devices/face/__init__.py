@@ -24,6 +24,7 @@ from devices.face.errors import (
 from devices.face.liveness import LivenessTracker, eye_aspect_ratio, mean_ear, yaw
 from devices.face.quality import FaceInstruction, FaceIssue
 from devices.face.session import FaceDecision, FaceProgress, FaceRejectReason, FaceSession, FaceState
+from devices.face.worker import FaceWorker, FaceWorkerGone, FaceWorkerTimeout, RemoteFaceSession
 
 __all__ = [
     "Box",
@@ -42,7 +43,11 @@ __all__ = [
     "FaceSession",
     "FaceSessionClosed",
     "FaceState",
+    "FaceWorker",
+    "FaceWorkerGone",
+    "FaceWorkerTimeout",
     "LivenessTracker",
+    "RemoteFaceSession",
     "default_engine",
     "eye_aspect_ratio",
     "face_distance",

@@ -1,0 +1,263 @@
+"""The face check in a worker process, with the real dlib models and the real test photos.
+
+One worker serves the whole module (it takes about a second to load the models); the tests that
+kill it or let it time out start it again, as the kiosk would.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+import warnings
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from devices.errors import DeviceTimeout, Recovery
+from devices.face import (
+    FaceCardPhotoError,
+    FaceCheckConfig,
+    FaceEngineError,
+    FaceFrameError,
+    FaceRejectReason,
+    FaceSession,
+    FaceSessionClosed,
+    FaceState,
+)
+from devices.face.worker import SHM_PREFIX, FaceWorker, FaceWorkerGone, FaceWorkerTimeout, RemoteFaceSession
+from devices.status import DeviceStatus
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / "tests" / "data"
+CARDS = ROOT / "assets" / "sim" / "idcard"
+
+warnings.filterwarnings("ignore", message="pkg_resources is deprecated")
+
+
+def segments() -> dict[str, int]:
+    """This process's shared-memory frame buffers in /dev/shm, with their sizes."""
+    mine = f"{SHM_PREFIX}{os.getpid()}_"
+    return {p.name: p.stat().st_size for p in Path("/dev/shm").glob(f"{mine}*")}
+
+
+@pytest.fixture(scope="module")
+def module_worker():  # noqa: ANN201
+    with FaceWorker() as w:
+        yield w
+
+
+@pytest.fixture
+def worker(module_worker: FaceWorker) -> FaceWorker:
+    module_worker.ensure_running()  # a test that failed half-way must not take the next ones with it
+    return module_worker
+
+
+@pytest.fixture(scope="module")
+def blink_frames() -> list[np.ndarray]:
+    files = sorted((DATA / "face_sequences" / "blink_obama").glob("*.jpg"))
+    assert files
+    return [cv2.imread(str(f)) for f in files]
+
+
+@pytest.fixture(scope="module")
+def obama_card() -> np.ndarray:
+    return cv2.imread(str(CARDS / "obama_1.png"))
+
+
+@pytest.fixture(scope="module")
+def biden_card() -> np.ndarray:
+    return cv2.imread(str(CARDS / "biden_1.png"))
+
+
+def run(session: FaceSession | RemoteFaceSession, frames: list[np.ndarray]) -> list:
+    seen = []
+    for i, frame in enumerate(frames):
+        seen.append(session.feed(frame, 100.0 + i * 0.1))
+        if session.decision is not None:
+            break
+    return seen
+
+
+# -- decisions ---------------------------------------------------------------------------------
+
+
+def test_blink_sequence_through_the_worker_is_accepted(worker, obama_card, blink_frames) -> None:
+    with worker.open_session(obama_card) as session:
+        assert worker.status.status is DeviceStatus.BUSY
+        seen = run(session, blink_frames)
+        decision = session.decision
+    assert decision is not None and decision.accepted and decision.reason is None
+    assert seen[-1].state is FaceState.ACCEPTED
+    assert FaceState.NEED_BLINK in {p.state for p in seen}
+    assert session.closed and worker.status.status is DeviceStatus.ONLINE
+
+
+def test_another_person_is_rejected(worker, biden_card, blink_frames) -> None:
+    with worker.open_session(biden_card) as session:
+        seen = run(session, blink_frames * 2)
+    assert session.decision is not None and not session.decision.accepted
+    assert session.decision.reason is FaceRejectReason.MISMATCH
+    assert FaceState.ACCEPTED not in {p.state for p in seen}
+
+
+@pytest.mark.parametrize("card_name", ["obama_1", "biden_1"])
+def test_worker_gives_the_same_results_as_an_in_process_session(worker, blink_frames, card_name: str) -> None:
+    card = cv2.imread(str(CARDS / f"{card_name}.png"))
+    frames = blink_frames * 2
+    timings: dict[str, list[float]] = {"local": [], "worker": [], "worker_app_cpu": []}
+
+    def timed(session: FaceSession | RemoteFaceSession, key: str) -> list:
+        seen = []
+        for i, frame in enumerate(frames):
+            start, cpu = time.perf_counter(), time.thread_time()
+            seen.append(session.feed(frame, 100.0 + i * 0.1))
+            timings[key].append(time.perf_counter() - start)
+            if key == "worker":
+                timings["worker_app_cpu"].append(time.thread_time() - cpu)
+            if session.decision is not None:
+                break
+        return seen
+
+    with FaceSession(card) as local:
+        local_seen = timed(local, "local")
+    with worker.open_session(card) as remote:
+        remote_seen = timed(remote, "worker")
+    assert [p.state for p in remote_seen] == [p.state for p in local_seen]
+    assert remote_seen == local_seen  # instructions, boxes, distances too
+    a, b = local.decision, remote.decision
+    assert a is not None and b is not None
+    assert (a.accepted, a.reason, a.distance, a.frames, a.encodings, a.elapsed_s, a.last_issue) == (
+        b.accepted,
+        b.reason,
+        b.distance,
+        b.frames,
+        b.encodings,
+        b.elapsed_s,
+        b.last_issue,
+    )
+    n = len(timings["local"])
+    local_ms, worker_ms = 1000 * np.mean(timings["local"]), 1000 * np.mean(timings["worker"])
+    print(  # the per-frame cost of the process boundary (not asserted: speed belongs in benchmarks)
+        f"\n[{card_name}] {n} frames: in-process feed {local_ms:.2f} ms/frame, through the worker "
+        f"{worker_ms:.2f} ms/frame (overhead {worker_ms - local_ms:+.2f} ms); app-thread CPU per worker feed "
+        f"{1000 * np.mean(timings['worker_app_cpu']):.3f} ms"
+    )
+
+
+# -- errors crossing the process boundary -------------------------------------------------------
+
+
+def test_card_photo_without_a_face_is_a_staff_matter_across_the_pipe(worker) -> None:
+    blank = np.full((126, 102, 3), 200, np.uint8)
+    with pytest.raises(FaceCardPhotoError) as info:
+        worker.open_session(blank)
+    assert info.value.recovery is Recovery.STAFF and info.value.code == "face.card_photo"
+    assert worker.alive
+
+
+def test_bad_frames_raise_the_typed_frame_error(worker, obama_card) -> None:
+    with worker.open_session(obama_card) as session:
+        with pytest.raises(FaceFrameError):
+            session.feed(np.zeros((480, 640, 3), np.float32), 0.0)  # refused in the app process
+        with pytest.raises(FaceFrameError) as info:
+            session.feed(np.zeros((10, 10, 3), np.uint8), 0.0)  # refused by the session in the worker
+        assert info.value.code == "face.bad_frame"
+
+
+# -- one session at a time, wiping --------------------------------------------------------------
+
+
+def test_opening_a_second_session_closes_the_first(worker, obama_card, blink_frames) -> None:
+    first = worker.open_session(obama_card)
+    first.feed(blink_frames[0], 0.0)
+    with worker.open_session(obama_card) as second:
+        assert first.closed
+        with pytest.raises(FaceSessionClosed):
+            first.feed(blink_frames[1], 0.1)
+        assert second.feed(blink_frames[0], 0.0).state is FaceState.CHECKING
+    first.close()  # harmless
+
+
+def test_close_wipes_the_worker_session_and_the_frame_buffer(worker, obama_card, blink_frames) -> None:
+    session = worker.open_session(obama_card)
+    run(session, blink_frames[:3])
+    (name,) = segments()
+    assert Path("/dev/shm", name).read_bytes().count(0) < 640 * 480 * 3  # the frame is in there
+    sid = session._sid
+    session.close()
+    assert session.closed
+    assert not any(Path("/dev/shm", name).read_bytes())  # zeroed
+    with pytest.raises(FaceSessionClosed):
+        session.feed(blink_frames[3], 0.3)
+    with pytest.raises(FaceSessionClosed):  # the worker itself no longer has the session
+        worker._call(("feed", sid, name, blink_frames[3].shape, 0.3), None, "feed")
+
+
+def test_a_new_frame_size_reallocates_the_buffer(worker, obama_card, blink_frames) -> None:
+    with worker.open_session(obama_card) as session:
+        session.feed(blink_frames[0], 0.0)
+        assert list(segments().values()) == [640 * 480 * 3]
+        session.feed(cv2.resize(blink_frames[1], (320, 240)), 0.1)
+        assert list(segments().values()) == [320 * 240 * 3]  # the old one is unlinked
+
+
+# -- failures and recovery ----------------------------------------------------------------------
+
+
+def test_killed_worker_gives_a_typed_error_and_restarts(worker, obama_card, blink_frames) -> None:
+    session = worker.open_session(obama_card)
+    session.feed(blink_frames[0], 100.0)
+    pid = worker._proc.pid
+    assert str(pid) in worker.probe()
+    os.kill(pid, signal.SIGKILL)
+    worker._proc.join(5)
+    with pytest.raises(FaceWorkerGone) as info:
+        session.feed(blink_frames[1], 100.1)
+    assert isinstance(info.value, FaceEngineError) and info.value.recovery is Recovery.RESET
+    assert "died" in info.value.message and not worker.alive
+    assert worker.status.status is DeviceStatus.HARDWARE_ERROR
+    assert all(not any(Path("/dev/shm", n).read_bytes()) for n in segments())  # last frame wiped
+    with pytest.raises(FaceWorkerGone):
+        worker.probe()
+
+    worker.ensure_running()
+    assert worker.alive and worker._proc.pid != pid
+    assert session.closed  # its data died with the old worker
+    with pytest.raises(FaceSessionClosed):
+        session.feed(blink_frames[1], 100.1)
+    assert worker.status.status is DeviceStatus.ONLINE
+    assert str(worker._proc.pid) in worker.probe()
+    with worker.open_session(obama_card) as fresh:
+        assert run(fresh, blink_frames)[-1].state is FaceState.ACCEPTED
+
+
+def test_a_call_without_answer_in_time_raises_device_timeout(worker, obama_card, blink_frames) -> None:
+    session = worker.open_session(obama_card)
+    with pytest.raises(DeviceTimeout) as info:
+        session.feed(blink_frames[0], 0.0, timeout=0.001)  # a first frame needs detection + encoding
+    assert isinstance(info.value, FaceWorkerTimeout) and info.value.code == "face.worker_timeout"
+    assert not worker.alive and worker.status.status is DeviceStatus.HARDWARE_ERROR
+    with pytest.raises(FaceWorkerGone):
+        session.feed(blink_frames[0], 0.0)
+    session.close()  # never raises for a dead worker: the data went with it
+    worker.start()
+    with worker.open_session(obama_card, FaceCheckConfig()) as fresh:
+        assert fresh.feed(blink_frames[0], 0.0).state is FaceState.CHECKING
+
+
+def test_stop_unlinks_the_shared_memory(obama_card, blink_frames) -> None:
+    with FaceWorker() as own:
+        before = set(segments())
+        with own.open_session(obama_card) as session:
+            session.feed(blink_frames[0], 0.0)
+        assert len(set(segments()) - before) == 1
+        own.stop()
+        own.stop()  # idempotent
+        assert set(segments()) <= before
+        assert not own.alive and own.status.status is DeviceStatus.OFFLINE
+        with pytest.raises(FaceWorkerGone) as info:
+            own.probe()
+        assert "not running" in info.value.message
