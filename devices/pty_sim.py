@@ -12,7 +12,6 @@ named ``ctl_<action>``, reachable through ``control()`` from the simulator panel
 from __future__ import annotations
 
 import contextlib
-import inspect
 import logging
 import os
 import pty
@@ -22,6 +21,7 @@ import time
 import tty
 from typing import Any
 
+from devices.sim_actions import SimulatorActions
 from devices.wire_time import wire_seconds
 
 log = logging.getLogger(__name__)
@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 _CHUNK = 64  # bytes written per paced step: fine enough that arrival time tracks the wire
 
 
-class PtySimulator:
+class PtySimulator(SimulatorActions):
     """A simulated serial device serving one pty until ``stop()``."""
 
     name = "device"
@@ -169,19 +169,3 @@ class PtySimulator:
     def ctl_state(self) -> dict[str, Any]:
         """What the simulator holds now (subclasses add their own fields)."""
         return {"port": self.port, "unplugged": self.unplugged}
-
-    def actions(self) -> dict[str, str]:
-        """Action names with their one-line descriptions, for the panel and ``--help``."""
-        out = {}
-        for attr in sorted(dir(self)):
-            if attr.startswith("ctl_"):
-                doc = inspect.getdoc(getattr(self, attr)) or ""
-                out[attr[4:]] = doc.splitlines()[0] if doc else ""
-        return out
-
-    def control(self, action: str, **args: Any) -> Any:
-        """Run a named action; unknown actions raise KeyError with the list of known ones."""
-        fn = getattr(self, f"ctl_{action.replace('-', '_')}", None)
-        if fn is None:
-            raise KeyError(f"{self.name} simulator has no action {action!r}; known: {sorted(self.actions())}")
-        return fn(**args)

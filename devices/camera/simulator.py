@@ -15,7 +15,6 @@ sees what an unplugged camera looks like (the stream ends, reopening fails) unti
 from __future__ import annotations
 
 import contextlib
-import inspect
 import logging
 import socket
 import threading
@@ -28,6 +27,7 @@ import cv2
 import numpy as np
 
 from devices.camera.scenes import SCENES, SceneError, build_scene, load_path
+from devices.sim_actions import SimulatorActions
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +40,7 @@ class _Server(ThreadingHTTPServer):
     allow_reuse_address = True
 
 
-class CameraSimulator:
+class CameraSimulator(SimulatorActions):
     """A simulated UVC camera reachable as ``self.url`` until ``stop()``.
 
     ``size`` forces every scene to one frame size (e.g. (2592, 1944) for a document camera);
@@ -263,19 +263,3 @@ class CameraSimulator:
             "connections": self.connections,
             "frames_sent": self.frames_sent,
         }
-
-    def actions(self) -> dict[str, str]:
-        """Action names with their one-line descriptions, for the panel and ``--help``."""
-        out = {}
-        for attr in sorted(dir(self)):
-            if attr.startswith("ctl_"):
-                doc = inspect.getdoc(getattr(self, attr)) or ""
-                out[attr[4:]] = doc.splitlines()[0] if doc else ""
-        return out
-
-    def control(self, action: str, **args: Any) -> Any:
-        """Run a named action; unknown actions raise KeyError with the list of known ones."""
-        fn = getattr(self, f"ctl_{action.replace('-', '_')}", None)
-        if fn is None:
-            raise KeyError(f"{self.name} simulator has no action {action!r}; known: {sorted(self.actions())}")
-        return fn(**args)

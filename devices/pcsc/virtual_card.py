@@ -16,7 +16,6 @@ Two cards can be presented:
 from __future__ import annotations
 
 import contextlib
-import inspect
 import logging
 import socket
 import threading
@@ -38,6 +37,7 @@ from devices.pcsc.protocol import (
     encode_frame,
     idcard_atr,
 )
+from devices.sim_actions import SimulatorActions
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +46,7 @@ KINDS = ("badge", "idcard")
 _UID_LENGTHS = {"badge": (4, 7, 10), "idcard": (8,)}
 
 
-class VirtualCardSimulator:
+class VirtualCardSimulator(SimulatorActions):
     """One virtual card slot: tap and remove cards on the vpcd reader listening at ``port``."""
 
     name = "pcsc"
@@ -145,21 +145,6 @@ class VirtualCardSimulator:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-
-    # -- the same control surface as PtySimulator, for ``kiosk sim`` and the panel -------------
-    def actions(self) -> dict[str, str]:
-        out = {}
-        for attr in sorted(dir(self)):
-            if attr.startswith("ctl_"):
-                doc = inspect.getdoc(getattr(self, attr)) or ""
-                out[attr[4:]] = doc.splitlines()[0] if doc else ""
-        return out
-
-    def control(self, action: str, **args: Any) -> Any:
-        fn = getattr(self, f"ctl_{action.replace('-', '_')}", None)
-        if fn is None:
-            raise KeyError(f"{self.name} simulator has no action {action!r}; known: {sorted(self.actions())}")
-        return fn(**args)
 
     # -- the card side of vpcd's protocol -----------------------------------------------------
     @property
