@@ -199,6 +199,7 @@ class FlowMachine:
                 result = call(cancel)
             except KioskError as exc:
                 err = exc
+                log.warning("%s: %s failed: %s", self.flow_name, what, err)
                 self._deliver(gen, what, lambda: on_error(err), f"failed: {err}")
                 return
             except Exception:

@@ -173,6 +173,18 @@ class Resident:
         self.rig.fpsim.ctl_place(finger=finger)
 
     def close_door(self, compartment_id: str) -> None:
+        """Shut the door — once the kiosk has seen it open, as a person's hand is never faster than that.
+
+        Closing within the kiosk's confirming read (tens of milliseconds on a loaded machine) would make
+        a door that did open look jammed: a timing no resident can produce.
+        """
+        from locker.transactions import TxState
+
+        def seen_open() -> bool:
+            active = [t for t in self.rig.lockers.unfinished() if t.compartment_id == compartment_id]
+            return not active or any(t.state is TxState.DOOR_OPENED for t in active)
+
+        wait_until(seen_open, what=f"kiosk saw door {compartment_id} open")
         self.rig.lsim.ctl_close(*self.rig.door_of(compartment_id))
 
 

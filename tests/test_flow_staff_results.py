@@ -180,6 +180,7 @@ def test_results_fetched_with_id_card_and_face(rig: Rig) -> None:
     wait_until(lambda: rig.open_doors() == [list(rig.door_of(result_compartment))], 20, "opened after face check")
     Resident(rig).close_door(result_compartment)
     wait_until(lambda: flow.state == ENDED, 10, "pickup finished")
+    assert (flow.outcome, flow.view.message) == ("collected", "results.thank_you")
     assert rig.store.submissions.get_case(case_code).state is CaseState.RESULT_COLLECTED
 
 

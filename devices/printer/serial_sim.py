@@ -9,6 +9,7 @@ answers the real-time status request DLE EOT n (``10 04 n``) with "online, no er
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +45,13 @@ class SerialPrinterSimulator(PtySimulator):
         for _ in range(window.count(DLE_EOT)):
             self.send(bytes([STATUS_OK]))
         self._tail = window[-1:]
+
+    def wait_jobs(self, count: int, timeout: float = 5.0) -> list[bytes]:
+        """The jobs once ``count`` have arrived (bytes cross the pty on the simulator's own thread)."""
+        deadline = time.monotonic() + timeout
+        while len(jobs := self.jobs()) < count and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return jobs
 
     def jobs(self) -> list[bytes]:
         """Every job printed so far, each ending with its cut command."""
