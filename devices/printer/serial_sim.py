@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from devices.printer.simulator import split_jobs
+from devices.printer.simulator import CUT_PREFIX, split_jobs
 from devices.pty_sim import PtySimulator
 
 DLE_EOT = b"\x10\x04"
@@ -47,11 +47,13 @@ class SerialPrinterSimulator(PtySimulator):
         self._tail = window[-1:]
 
     def wait_jobs(self, count: int, timeout: float = 5.0) -> list[bytes]:
-        """The jobs once ``count`` have arrived (bytes cross the pty on the simulator's own thread)."""
+        """The jobs once ``count`` have arrived up to their cut (bytes cross the pty on the simulator's thread)."""
         deadline = time.monotonic() + timeout
-        while len(jobs := self.jobs()) < count and time.monotonic() < deadline:
+        while True:
+            jobs = self.jobs()
+            if sum(CUT_PREFIX in j for j in jobs) >= count or time.monotonic() >= deadline:
+                return jobs
             time.sleep(0.01)
-        return jobs
 
     def jobs(self) -> list[bytes]:
         """Every job printed so far, each ending with its cut command."""
