@@ -93,8 +93,12 @@ class SimControlServer:
             os.unlink(self.path)
 
 
-def send_control(path: str, device: str, action: str, timeout: float = 5.0, **args: Any) -> Any:
-    """Ask a running simulator to do something; raises RuntimeError with its message on failure."""
+def send_control(path: str, device: str, action: str, /, timeout: float = 5.0, **args: Any) -> Any:
+    """Ask a running simulator to do something; raises RuntimeError with its message on failure.
+
+    ``path``, ``device`` and ``action`` are positional-only so an action may take arguments of
+    those names (the camera's ``show path=<folder>``).
+    """
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
         s.settimeout(timeout)
         s.connect(path)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -11,6 +12,8 @@ from devices.errors import DeviceCancelled
 from devices.face import FaceCheckConfig, FaceDecision, FaceEngine, FaceProgress, FaceSession
 from flows.frames import FrameSource
 from flows.kiosk_session import KioskSession
+
+FaceSessionFactory = Callable[[np.ndarray, FaceCheckConfig], Any]
 
 
 def face_check(
@@ -22,10 +25,19 @@ def face_check(
     config: FaceCheckConfig,
     engine: FaceEngine | None,
     on_progress: Callable[[FaceProgress], None],
+    session_factory: FaceSessionFactory | None = None,
 ) -> FaceDecision:
-    """Feed frames to a fresh FaceSession until it decides; the session is closed (wiped) in any case."""
+    """Feed frames to a fresh FaceSession until it decides; the session is closed (wiped) in any case.
+
+    ``session_factory`` (card photo, config) → a session with ``feed``/``decision``/``close``: the
+    app passes ``FaceWorker.open_session`` so dlib runs in its own process and never holds the
+    touchscreen's GIL; tests and benches leave it None and check in-process.
+    """
     session.close_face()
-    face = FaceSession(photo, engine=engine, config=config)
+    if session_factory is not None:
+        face: Any = session_factory(photo, config)
+    else:
+        face = FaceSession(photo, engine=engine, config=config)
     session.face = face
     try:
         while face.decision is None:
@@ -33,7 +45,8 @@ def face_check(
                 raise DeviceCancelled("face check cancelled", device="face")
             frame, t = frames.next_frame(cancel)
             on_progress(face.feed(frame, t))
-        return face.decision
+        decision: FaceDecision = face.decision
+        return decision
     finally:
         face.close()
 

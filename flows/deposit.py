@@ -39,7 +39,7 @@ from devices.idcard import CardRead, IdCardReader
 from devices.lockerboard import DoorJammed, LockOutcomeUnknown
 from devices.privacy import mask_id_number, mask_name
 from flows import crashpoints
-from flows.checks import box_tuple, face_check
+from flows.checks import FaceSessionFactory, box_tuple, face_check
 from flows.errors import FlowError
 from flows.fingerprints import FingerprintDirectory
 from flows.frames import FrameSource
@@ -136,6 +136,7 @@ class DepositFlow(FlowMachine):
         kiosk_name: str = "",
         face_config: FaceCheckConfig | None = None,
         face_engine: FaceEngine | None = None,
+        face_sessions: FaceSessionFactory | None = None,
         max_face_tries: int = 3,
         max_finger_tries: int = 3,
         max_door_attempts: int = 3,
@@ -161,6 +162,7 @@ class DepositFlow(FlowMachine):
         self.kiosk_name = kiosk_name
         self.face_config = face_config or FaceCheckConfig()
         self.face_engine = face_engine
+        self.face_sessions = face_sessions
         self.max_face_tries = max_face_tries
         self.max_finger_tries = max_finger_tries
         self.max_door_attempts = max_door_attempts
@@ -264,9 +266,10 @@ class DepositFlow(FlowMachine):
                 session=run.session,
                 config=self.face_config,
                 engine=self.face_engine,
+                session_factory=self.face_sessions,
                 on_progress=lambda p: self.update(
                     gen,
-                    message=f"face.{p.instruction.value}",
+                    message=p.instruction.value,
                     params={"state": p.state.value, "box": box_tuple(p)},
                 ),
             )
@@ -497,7 +500,7 @@ class DepositFlow(FlowMachine):
     def _scanned(self, page: ScannedPage) -> None:
         if page.needs_retake:
             self._documents_view(
-                page.quality.codes[0] if page.quality.codes else "document.retake",
+                page.quality.codes[0] if page.quality.codes else "document.retake.unclear",
                 extra={"retake": list(page.quality.codes)},
             )
             return
@@ -512,7 +515,7 @@ class DepositFlow(FlowMachine):
         if isinstance(exc, DeviceCancelled):
             return
         if isinstance(exc, RetakeRequired):
-            self._documents_view("document.retake")
+            self._documents_view("document.retake.unclear")
             return
         self.end("error", "flow.out_of_service", params={"device": exc.device or "document_camera"})
 

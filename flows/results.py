@@ -23,7 +23,7 @@ from devices.face import FaceCheckConfig, FaceEngine
 from devices.fingerprint import FingerprintNoFinger, FingerprintSensor, FingerprintUserError
 from devices.idcard import CardRead, IdCardReader
 from flows import crashpoints
-from flows.checks import box_tuple, face_check
+from flows.checks import FaceSessionFactory, box_tuple, face_check
 from flows.errors import FlowError
 from flows.frames import FrameSource
 from flows.kiosk_session import KioskSession, SessionHolder
@@ -100,6 +100,7 @@ class ResultPickupFlow(FlowMachine):
         sessions: SessionHolder | None = None,
         face_config: FaceCheckConfig | None = None,
         face_engine: FaceEngine | None = None,
+        face_sessions: FaceSessionFactory | None = None,
         max_tries: int = 3,
         finger_timeout: float = 20.0,
         today: Callable[[], dt.date] = dt.date.today,
@@ -115,6 +116,7 @@ class ResultPickupFlow(FlowMachine):
         self.sessions = sessions or SessionHolder()
         self.face_config = face_config or FaceCheckConfig()
         self.face_engine = face_engine
+        self.face_sessions = face_sessions
         self.max_tries = max_tries
         self.finger_timeout = finger_timeout
         self.today = today
@@ -187,8 +189,9 @@ class ResultPickupFlow(FlowMachine):
                 session=session,
                 config=self.face_config,
                 engine=self.face_engine,
+                session_factory=self.face_sessions,
                 on_progress=lambda p: self.update(
-                    gen, message=f"face.{p.instruction.value}", params={"box": box_tuple(p)}
+                    gen, message=p.instruction.value, params={"box": box_tuple(p)}
                 ),
             ),
             self._face_decided,
@@ -231,7 +234,7 @@ class ResultPickupFlow(FlowMachine):
         if template is None:
             self.end("refused", "results.no_fingerprint_staff")
             return
-        self.enter(FINGER, Screen.FINGERPRINT, "fingerprint.place", busy=True)
+        self.enter(FINGER, Screen.FINGERPRINT, "fingerprint.place", params={"mode": "verify"}, busy=True)
         self.run_blocking(
             "verify finger",
             lambda cancel: self.fingerprint.verify(template, self.finger_timeout, cancel)[0],
@@ -246,7 +249,10 @@ class ResultPickupFlow(FlowMachine):
         compartment = case.compartment_id
         assert compartment is not None
         code = case.case_code
-        gen = self.enter(DOOR, Screen.DOOR_OPEN, "results.take_papers", params={"compartment": compartment}, busy=True)
+        # no buttons: the flow ends when the door is closed (a cancel would change nothing)
+        gen = self.enter(
+            DOOR, Screen.DOOR_OPEN, "results.take_papers", params={"compartment": compartment}, actions=(), busy=True
+        )
 
         def work(cancel: CancelToken) -> bool:
             tx = self.lockers.open(compartment, case_code=code, purpose="pickup", actor="resident")

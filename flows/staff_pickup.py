@@ -102,12 +102,27 @@ class StaffPickupFlow(FlowMachine):
             for c in self.submissions.pending_pickups()
         ]
 
+    def results_due(self) -> list[dict[str, Any]]:
+        """Collected cases whose result papers can go back into a compartment for the resident."""
+        out: list[dict[str, Any]] = []
+        for state in (CaseState.COLLECTED, CaseState.PROCESSING):
+            out += [
+                {"case_code": c.case_code, "service_id": c.service_id, "name_masked": c.name_masked}
+                for c in self.submissions.list_cases(state)
+            ]
+        return out
+
     def _show_pickups(self, message: str, **params: Any) -> None:
         self.enter(
             PICKUPS,
             Screen.STAFF_PICKUPS,
             message,
-            params={"staff": self.member.name if self.member else "", "pending": self.pending(), **params},
+            params={
+                "staff": self.member.name if self.member else "",
+                "pending": self.pending(),
+                "results_due": self.results_due(),
+                **params,
+            },
             actions=("open", "open_all", "collected", "override", "result", "done", "cancel"),
         )
 

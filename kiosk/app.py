@@ -490,6 +490,19 @@ def _thumbnail(n: int) -> np.ndarray:
     return page
 
 
+def _demo_guide() -> dict[str, Any]:
+    """The guide screen's params as the deposit flow publishes them, from the real service guide."""
+    from flows.guide import load_guide
+
+    guide = load_guide()
+    services = guide.summaries()
+    return {
+        "categories": {c.id: {"zh": c.name_zh, "en": c.name_en} for c in guide.categories.values()},
+        "services": services,
+        "selected": services[0]["id"] if services else None,
+    }
+
+
 def demo_views(now: float | None = None) -> dict[Screen, View]:
     """A realistic hand-made View for every screen (masked data only), for demos and screenshots."""
     now = time.monotonic() if now is None else now
@@ -547,20 +560,14 @@ def demo_views(now: float | None = None) -> dict[Screen, View]:
         ),
         View(
             Screen.FINGERPRINT,
-            "capture",
-            "fingerprint.again",
-            {"capture": 2, "captures": 2, "done": 1},
+            "fingerprint",
+            "fingerprint.place_first",
+            {"mode": "enroll", "capture": 2, "captures": 2, "done": 1},
             ("cancel",),
             progress=0.5,
             busy=True,
         ),
-        View(
-            Screen.GUIDE,
-            "choose",
-            "guide.choose",
-            {"services": services, "selected": "residence_certificate"},
-            ("select", "next", "cancel"),
-        ),
+        View(Screen.GUIDE, "guide", "guide.choose", _demo_guide(), ("choose", "cancel")),
         View(
             Screen.DOCUMENTS,
             "capture",
@@ -585,23 +592,39 @@ def demo_views(now: float | None = None) -> dict[Screen, View]:
             Screen.RECEIPT,
             "done",
             "receipt.done",
-            {"code": "2605-1842", "qr": "https://example.invalid/case/2026-0518-0042"},
-            ("finish",),
+            {
+                "case_code": "K7QF2M9X",
+                "pickup_code": "284615",
+                "compartment": "A07",
+                "days": 5,
+                "service_zh": "社会保障卡补领",
+                "service_en": "Social security card replacement",
+                "qr_payload": "KIOSK-CASE:K7QF2M9X",
+            },
+            ("done",),
             deadline=now + 30,
         ),
-        View(Screen.STAFF_PIN, "pin", "staff.enter_pin", {"staff": "王*", "length": 6}, ("submit", "cancel")),
+        View(Screen.STAFF_PIN, "pin", "staff.enter_pin", {"length": 6}, ("pin", "cancel")),
         View(
             Screen.STAFF_PICKUPS,
             "list",
             "staff.pickups",
             {
-                "pickups": [
-                    {"compartment": "A02", "case": "2026-0512-0007", "name": "李*", "since": "05-12 09:14"},
-                    {"compartment": "A05", "case": "2026-0514-0031", "name": "张*丰", "since": "05-14 16:40"},
-                    {"compartment": "B05", "case": "2026-0517-0002", "name": "欧阳*", "since": "05-17 08:03"},
-                ]
+                "staff": "演示工作人员",
+                "pending": [
+                    {"compartment": "A02", "case_code": "H3KD8QWE", "name_masked": "李*", "committed_at": "05-12"},
+                    {
+                        "compartment": "A05",
+                        "case_code": "M9TZ2PLA",
+                        "name_masked": "张*丰",
+                        "committed_at": "05-14 16:40",
+                        "opened": True,
+                    },
+                    {"compartment": "B05", "case_code": "Q4RS7XYN", "name_masked": "欧阳*", "committed_at": "05-17"},
+                ],
+                "results_due": [{"case_code": "B8NW3KDE", "name_masked": "王*"}],
             },
-            ("open", "open_all", "back"),
+            ("open", "open_all", "collected", "result", "done", "cancel"),
         ),
         View(
             Screen.STAFF_COMPARTMENTS,
@@ -615,15 +638,8 @@ def demo_views(now: float | None = None) -> dict[Screen, View]:
             },
             ("select", "reason", "open", "enable", "back"),
         ),
-        View(
-            Screen.RESULT_PICKUP,
-            "door_open",
-            "pickup.door_open",
-            {"compartment": "B02", "case": "2026-0512-0007"},
-            ("done",),
-            deadline=now + 60,
-        ),
-        View(Screen.CODE_ENTRY, "code", "code.enter", {"length": 8}, ("submit", "cancel")),
+        View(Screen.RESULT_PICKUP, "choose", "results.choose_method", {}, ("card", "code", "cancel")),
+        View(Screen.CODE_ENTRY, "code", "results.enter_code", {"length": 6}, ("code", "cancel")),
         View(Screen.MESSAGE, "refused", "message.office_hours", {"hours": "08:30–17:30"}, ("ok",)),
         View(
             Screen.OUT_OF_SERVICE,
@@ -715,12 +731,34 @@ def run_app(
     orientation: str | None,
     host: FlowHost | None = None,
     devices: Mapping[str, StatusTracker] | None = None,
+    demo: bool = False,
 ) -> int:
-    """Run the touchscreen until it is closed; the DemoHost stands in while no flow host is given."""
+    """Run the touchscreen until it is closed.
+
+    Without a ``host`` the real kiosk runs (``kiosk.runtime.KioskRuntime``: devices, store,
+    lockers, flows); ``demo`` shows the hand-made DemoHost views instead (screenshots, UI work).
+    """
     settings = ui_settings(cfg)
     if orientation:
         settings = UiSettings(**{**settings.__dict__, "orientation": orientation})
-    configure_kivy(ui_theme.window_size(settings.orientation), fullscreen=fullscreen, touch_input=settings.touch_input)
-    app = KioskApp(host or DemoHost(), settings, devices=devices)
-    app.run()
+    runtime = None
+    if host is None and not demo:
+        from kiosk.runtime import KioskRuntime
+
+        runtime = KioskRuntime(cfg).start()
+        host = runtime.host
+        devices = runtime.trackers()
+        if settings.required_devices is None:
+            settings = UiSettings(**{**settings.__dict__, "required_devices": runtime.required_devices()})
+    try:
+        configure_kivy(
+            ui_theme.window_size(settings.orientation), fullscreen=fullscreen, touch_input=settings.touch_input
+        )
+        app = KioskApp(host or DemoHost(), settings, devices=devices)
+        app.run()
+    except KeyboardInterrupt:  # Ctrl-C in the terminal of `make run`: close everything below
+        log.info("interrupted")
+    finally:
+        if runtime is not None:
+            runtime.close()
     return 0

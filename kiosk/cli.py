@@ -236,7 +236,7 @@ def cmd_app(cfg: KioskConfig, args: argparse.Namespace) -> int:
     """The touchscreen app (full screen unless --windowed)."""
     from kiosk.app import run_app
 
-    return run_app(cfg, fullscreen=not args.windowed, orientation=args.orientation)
+    return run_app(cfg, fullscreen=not args.windowed, orientation=args.orientation, demo=args.demo)
 
 
 def cmd_panel(cfg: KioskConfig, args: argparse.Namespace) -> int:
@@ -308,6 +308,7 @@ def build_parser() -> argparse.ArgumentParser:
     app = sub.add_parser("app", help="run the touchscreen app")
     app.add_argument("--windowed", action="store_true", help="a window instead of full screen")
     app.add_argument("--orientation", choices=["portrait", "landscape"], help="override [ui] orientation")
+    app.add_argument("--demo", action="store_true", help="hand-made demo screens instead of the real flows")
     app.set_defaults(func=cmd_app)
     sub.add_parser("panel", help="the simulator panel (needs `kiosk sim all`)").set_defaults(func=cmd_panel)
     doc = sub.add_parser("doctor", help="configuration, devices, disk, key file, database, alerts: one line each")

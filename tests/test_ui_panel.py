@@ -82,6 +82,21 @@ def test_pressing_a_button_drives_the_simulator(server) -> None:  # type: ignore
     assert sims["locker"].calls[-1] == ("jam", {"board": 1, "lock": 7, "on": True})
 
 
+def test_journey_buttons_blink_paper_and_compartments_by_their_door_ids(server) -> None:  # type: ignore[no-untyped-def]
+    srv, sims = server
+    control = PanelControl(srv.path, compartments=[("A01", 0, 0), ("C04", 1, 3)])
+    ok, devices = control.devices()
+    face = control.buttons("face_camera", devices["face_camera"])
+    blink = next(b for b in face if b.label == "card holder blinks")
+    assert Path(blink.args["path"]).is_dir() and len(list(Path(blink.args["path"]).glob("*.jpg"))) == 12
+    control.press(blink)
+    assert sims["face_camera"].calls[-1] == ("show", {"path": blink.args["path"]})
+    close = next(b for b in control.compartment_buttons("locker", "C04") if b.label == "close door")
+    control.press(close)
+    assert sims["locker"].calls[-1] == ("close", {"board": 1, "lock": 3})
+    assert control.compartment_buttons("locker", "Z99") == []
+
+
 def test_errors_become_a_line_not_a_crash(server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     srv, _ = server
     control = PanelControl(srv.path)

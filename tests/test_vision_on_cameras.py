@@ -98,5 +98,6 @@ def test_document_camera_page_is_found_and_straightened() -> None:
     assert frame.size == (2592, 1944)
     page = scan_page(frame.image)
     assert page.found, page.fallback_reason
+    assert not page.needs_retake, page.quality.reasons
     h, w = page.image.shape[:2]
     assert abs(max(h, w) / min(h, w) - 2 ** 0.5) < 0.03  # an A4 sheet, straightened

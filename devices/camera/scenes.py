@@ -145,7 +145,10 @@ def render_document(
 
     page_h = int(h * 0.85)
     page_w = int(page_h * 210 / 297)
-    page = np.full((page_h, page_w, 3), 250, np.uint8)
+    # Paper under room light is bright but not saturated (a pure-white page would read as glare),
+    # a little brighter towards the lamp at the top.
+    shade = np.linspace(236, 222, page_h, dtype=np.float32)[:, None, None]
+    page = np.broadcast_to(shade, (page_h, page_w, 3)).astype(np.uint8).copy()
     margin = page_w // 10
     scale = page_w / 900
     thickness = max(1, int(2 * scale))

@@ -23,5 +23,6 @@ def run_panel(cfg: Any) -> int:
     Config.set("input", "mouse", "mouse,disable_multitouch")
     from kiosk.panel.app import PanelApp
 
-    PanelApp(PanelControl(cfg.simulator.control_socket)).run()
+    compartments = [(c.id, c.board, c.lock) for c in cfg.lockers.compartments]
+    PanelApp(PanelControl(cfg.simulator.control_socket, compartments=compartments)).run()
     return 0

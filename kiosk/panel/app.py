@@ -22,7 +22,7 @@ from kivy.uix.scrollview import ScrollView  # noqa: E402
 from kivy.uix.spinner import Spinner  # noqa: E402
 from kivy.uix.stacklayout import StackLayout  # noqa: E402
 
-from kiosk.panel.control import PanelButton, PanelControl  # noqa: E402
+from kiosk.panel.control import HELP, PanelButton, PanelControl  # noqa: E402
 
 ROW = 56  # px; the panel is a developer's desktop window, not the kiosk touchscreen
 
@@ -48,6 +48,9 @@ class PanelApp(App):
         refresh.bind(on_release=lambda *_: self.refresh())
         top.add_widget(refresh)
         root.add_widget(top)
+        help_label = _label(HELP, color=(0.7, 0.9, 1, 1))
+        help_label.height = ROW * 1.8
+        root.add_widget(help_label)
         self.sections = BoxLayout(orientation="vertical", size_hint_y=None, spacing=4)
         self.sections.bind(minimum_height=self.sections.setter("height"))
         scroll = ScrollView(do_scroll_x=False)
@@ -100,6 +103,8 @@ class PanelApp(App):
         return button
 
     def _locker_row(self, device: str) -> BoxLayout:
+        if self.control.compartments:
+            return self._compartment_row(device)
         row = BoxLayout(size_hint_y=None, height=ROW, spacing=4)
         board = Spinner(text="board 0", values=[f"board {i}" for i in range(4)], size_hint_x=None, width=140)
         lock = Spinner(text="lock 1", values=[f"lock {i}" for i in range(1, 49)], size_hint_x=None, width=140)
@@ -109,6 +114,23 @@ class PanelApp(App):
 
             def press(_b: Any, label: str = label) -> None:
                 specs = self.control.lock_buttons(device, int(board.text.split()[1]), int(lock.text.split()[1]))
+                self.press(next(s for s in specs if s.label == label))
+
+            button = Button(text=label)
+            button.bind(on_release=press)
+            row.add_widget(button)
+        return row
+
+    def _compartment_row(self, device: str) -> BoxLayout:
+        """A compartment picked by the id on its door (from the configuration), and its door buttons."""
+        row = BoxLayout(size_hint_y=None, height=ROW, spacing=4)
+        ids = [c[0] for c in self.control.compartments]
+        which = Spinner(text=ids[0], values=ids, size_hint_x=None, width=140)
+        row.add_widget(which)
+        for label in ("resident opens door", "close door", "jam", "unjam"):
+
+            def press(_b: Any, label: str = label) -> None:
+                specs = self.control.compartment_buttons(device, which.text)
                 self.press(next(s for s in specs if s.label == label))
 
             button = Button(text=label)

@@ -18,13 +18,26 @@ from devices.sim_control import send_control
 
 # actions that only make sense with arguments, or that curated buttons cover better
 NEEDS_ARGS = {"insert", "show", "place", "tap", "open", "close", "force_open", "jam", "power", "set"}
+ROOT = Path(__file__).resolve().parents[2]
+# the recorded blink of the card holder (张三's photo): the face check's liveness needs a blink
+BLINK_SEQUENCE = ROOT / "assets" / "sim" / "camera" / "blink_card_holder"
+# an A4 form the scanner takes at once (the simulator's own "document" scene reads as glare)
+PAPER_A4 = ROOT / "assets" / "sim" / "camera" / "paper_a4.jpg"
+DEMO_BADGE, DEMO_PIN = "04A1B2C3", "123456"  # seeded by the runtime in simulator mode
+HELP = (
+    "Deposit: idle 开始办理 → place card: zhang_san → face camera: card holder blinks → "
+    "fingerprint: place enrolled finger, lift, place again → choose a service → document camera: page: A4 form, "
+    "拍照 → size → close that compartment's door. Staff: staff_reader 'tap staff "
+    f"badge' ({DEMO_BADGE}), PIN {DEMO_PIN}. Results: 领取材料 → ID card + blink, or pickup code + finger."
+)
 FACE_SCENES = (
     ("card_holder", "the card holder"),
     ("other_person", "someone else"),
     ("printed_photo", "a printed photo"),
     ("nobody", "nobody"),
 )
-FINGERS = (("alice-right-index", "enrolled finger"), ("mallory-left-thumb", "other finger"))
+# any name is one finger: the deposit enrols whichever finger is placed, results compare with it
+FINGERS = (("zhang-right-index", "enrolled finger"), ("mallory-left-thumb", "other finger"))
 
 
 @dataclass(frozen=True)
@@ -41,10 +54,17 @@ Sender = Callable[..., Any]
 class PanelControl:
     """Talks to ``kiosk sim all``'s control socket; ``send`` is replaceable for tests."""
 
-    def __init__(self, socket_path: str | Path, sender: Sender = send_control, timeout: float = 3.0) -> None:
+    def __init__(
+        self,
+        socket_path: str | Path,
+        sender: Sender = send_control,
+        timeout: float = 3.0,
+        compartments: list[tuple[str, int, int]] | None = None,
+    ) -> None:
         self.path = str(socket_path)
         self.sender = sender
         self.timeout = timeout
+        self.compartments = list(compartments or [])  # (id, board, lock) from the configuration
 
     def call(self, device: str, action: str, **args: Any) -> tuple[bool, Any]:
         """(True, result) or (False, one-line error)."""
@@ -79,20 +99,30 @@ class PanelControl:
             out += [PanelButton(f"place card: {n}", device, "insert", {"card": n}) for n in names]
         if "show" in actions:
             if "document" in device:
-                out.append(PanelButton("page: application form", device, "show", {"scene": "document"}))
+                out.append(PanelButton("page: A4 form", device, "show", {"path": str(PAPER_A4)}))
+                out.append(PanelButton("page with glare", device, "show", {"scene": "document"}))
                 out.append(PanelButton("no page", device, "show", {"scene": "nobody"}))
             else:
+                out.append(PanelButton("card holder blinks", device, "show", {"path": str(BLINK_SEQUENCE)}))
                 out += [PanelButton(f"sees {label}", device, "show", {"scene": s}) for s, label in FACE_SCENES]
         if "place" in actions:
             out += [PanelButton(f"place {label}", device, "place", {"finger": f}) for f, label in FINGERS]
             if "bad_image" in actions:
                 out.append(PanelButton("bad image", device, "bad_image", {"kind": "messy"}))
         if "tap" in actions:
-            out.append(PanelButton("tap staff badge", device, "tap", {"uid": "04A1B2C3", "kind": "badge"}))
+            label = "tap the card at the door" if device == "door_reader" else "tap staff badge"
+            out.append(PanelButton(label, device, "tap", {"uid": DEMO_BADGE, "kind": "badge"}))
         if "set" in actions:
             out.append(PanelButton("relay on", device, "set", {"channel": 1, "on": True}))
             out.append(PanelButton("relay off", device, "set", {"channel": 1, "on": False}))
         return out
+
+    def compartment_buttons(self, device: str, compartment_id: str) -> list[PanelButton]:
+        """Door controls for a compartment named as on its door (A01…), from the configuration."""
+        spec = next((c for c in self.compartments if c[0] == compartment_id), None)
+        if spec is None:
+            return []
+        return self.lock_buttons(device, spec[1], spec[2])
 
     def lock_buttons(self, device: str, board: int, lock: int) -> list[PanelButton]:
         """Door controls for one compartment of the locker simulator."""

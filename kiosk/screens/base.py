@@ -88,6 +88,9 @@ class ScreenBody(BoxLayout):
     """The screen-specific part; subclasses fill their kv ids in ``show``."""
 
     custom_actions: ClassVar[tuple[str, ...]] = ()
+    #: translation keys of action buttons whose flow action name reads wrong as a label here
+    #: (the code pad's "code" action is its submit button, not "enter a pickup code")
+    action_labels: ClassVar[dict[str, str]] = {}
 
     def show(self, view: View, app: UiContext) -> None:
         raise NotImplementedError
@@ -199,7 +202,7 @@ class KioskScreen(Screen):
         per_row = 4 if app.landscape else 3
         self.actions.cols = max(1, min(len(shown), per_row))
         for action in shown:
-            button = BigButton(text=app.tr(f"action.{action}"))
+            button = BigButton(text=app.tr(self.body.action_labels.get(action, f"action.{action}")))
             button.role = "secondary" if action in SECONDARY_ACTIONS else "primary"
             button.bind(on_release=lambda _b, a=action: app.send(a, self.body.action_data(a)))
             self.actions.add_widget(button)

@@ -16,10 +16,19 @@ class DocumentsBody(ScreenBody):
     def show(self, view: View, app: UiContext) -> None:
         ids, p = self.ids, view.params
         paper = app.tr(str(p.get("paper", ""))) if p.get("paper") else ""
-        ids.message.text = app.tr(view.message or "documents.place_page", paper=paper)
+        lang = getattr(app, "language", "zh")
+        for item in p.get("checklist", []):
+            if isinstance(item, dict) and item.get("id") == p.get("current"):
+                paper = str(item.get(f"name_{lang}") or item.get("name_zh") or paper)
+        ids.message.text = app.tr(view.message or "documents.place_page", **{**p, "paper": paper})
+        done = [c for c in p.get("checklist", []) if isinstance(c, dict) and c.get("status") in ("scanned", "deferred")]
+        total = len(p.get("checklist", []))
         ids.preview.page_quad = [list(c) for c in p.get("page_quad") or []]
         thumbs = [t for t in p.get("thumbnails", []) if isinstance(t, np.ndarray)]
-        ids.count.text = app.tr("documents.pages", count=len(thumbs))
+        pages = int(p.get("pages", len(thumbs)))
+        ids.count.text = app.tr("documents.pages", count=pages, paper=paper)
+        if total:
+            ids.count.text += "  " + app.tr("documents.papers_done", done=len(done), total=total)
         ids.thumbs.clear_widgets()
         for thumb in thumbs[-6:]:
             ids.thumbs.add_widget(Image(texture=texture_from_bgr(thumb), fit_mode="contain"))

@@ -41,7 +41,8 @@ class CaptureDots(Widget):
 class FingerprintBody(ScreenBody):
     def show(self, view: View, app: UiContext) -> None:
         p = view.params
-        capture, captures = int(p.get("capture", 1)), int(p.get("captures", 2))
+        captures = int(p.get("captures", 1 if p.get("mode") == "verify" else 2))
+        capture = int(p.get("capture", 1))
         self.ids.message.text = app.tr(view.message or "fingerprint.place", **p)
         self.ids.count.text = app.tr("fingerprint.capture", capture=capture, captures=captures)
         self.ids.dots.total = captures

@@ -13,7 +13,14 @@ class IdleBody(ScreenBody):
         ids.hint.text = app.tr("idle.touch_to_start")
         ids.services_title.text = app.tr("idle.services_title")
         services = view.params.get("services", [])
-        ids.services.text = "\n".join(f"• {app.tr(f'service.{s}')}" for s in services)
+        ids.services.text = "\n".join(f"• {self._name(s, app)}" for s in services)
+
+    @staticmethod
+    def _name(service: object, app: UiContext) -> str:
+        if isinstance(service, dict):
+            lang = getattr(app, "language", "zh")
+            return str(service.get(f"name_{lang}") or service.get("name_zh") or service.get("id", ""))
+        return app.tr(f"service.{service}")
 
 
 class IdleScreen(KioskScreen):

@@ -15,9 +15,9 @@ class ReceiptBody(ScreenBody):
     def show(self, view: View, app: UiContext) -> None:
         ids, p = self.ids, view.params
         ids.message.text = app.tr(view.message or "receipt.done", **p)
-        ids.code_label.text = app.tr("receipt.code")
-        ids.code.text = str(p.get("code", ""))
-        qr = p.get("qr")
+        ids.code_label.text = app.tr("receipt.case_code" if "case_code" in p else "receipt.code")
+        ids.code.text = str(p.get("code") or p.get("case_code", ""))
+        qr = p.get("qr") or p.get("qr_payload")
         if isinstance(qr, np.ndarray):
             ids.qr.texture = texture_from_bgr(qr)
         elif qr and qr != self._qr_text:

@@ -1,4 +1,9 @@
-"""Staff: pending pickups, open one or all, confirm collected."""
+"""Staff: pending pickups, open one or all, confirm collected; results to put back for residents.
+
+Rows come from the staff flow's View: ``pending`` (committed cases: open its compartment, then
+confirm "collected") and ``results_due`` (collected cases: put the result in a compartment for the
+resident). The demo host's older ``pickups`` rows are shown the same way.
+"""
 
 from __future__ import annotations
 
@@ -15,12 +20,20 @@ from kiosk.widgets import BigButton
 COLUMNS = ("compartment", "case", "since")
 
 
+def _since(value: Any) -> str:
+    if isinstance(value, int | float):
+        import datetime as dt
+
+        return dt.datetime.fromtimestamp(value).strftime("%m-%d %H:%M")
+    return str(value or "")
+
+
 class StaffPickupsBody(ScreenBody):
-    custom_actions = ("open",)
+    custom_actions = ("open", "collected", "result", "override")
 
     def show(self, view: View, app: UiContext) -> None:
         ids = self.ids
-        ids.message.text = app.tr(view.message or "staff.pickups")
+        ids.message.text = app.tr(view.message or "staff.pickups", **view.params)
         grid = ids.rows
         grid.clear_widgets()
         grid.cols = len(COLUMNS) + 1
@@ -29,15 +42,35 @@ class StaffPickupsBody(ScreenBody):
             title = f"{app.tr('staff.case')} / {app.tr('staff.name')}" if col == "case" else app.tr(f"staff.{col}")
             grid.add_widget(self._cell(title, font, ui_theme.SECONDARY))
         grid.add_widget(Label(size_hint_y=None, height=app.touch))
-        rows: list[dict[str, Any]] = list(view.params.get("pickups", []))
+        rows: list[dict[str, Any]] = list(view.params.get("pending", view.params.get("pickups", [])))
         for row in rows:
-            case_and_name = f"{row.get('case', '')}\n{row.get('name', '')}"
-            for text in (str(row.get("compartment", "")), case_and_name, str(row.get("since", ""))):
+            case = row.get("case_code", row.get("case", ""))
+            name = row.get("name_masked", row.get("name", ""))
+            since = _since(row.get("committed_at", row.get("since", "")))
+            for text in (str(row.get("compartment", "")), f"{case}\n{name}", since):
                 grid.add_widget(self._cell(text, font, ui_theme.TEXT))
-            button = BigButton(text=app.tr("action.open"))
-            button.disabled = "open" not in view.actions
-            compartment = row.get("compartment")
-            button.bind(on_release=lambda _b, c=compartment: app.send("open", {"compartment": c}))
+            if row.get("opened"):
+                button = BigButton(text=app.tr("action.collected"))
+                button.disabled = "collected" not in view.actions
+                button.bind(on_release=lambda _b, c=case: app.send("collected", {"case_code": c}))
+            else:
+                button = BigButton(text=app.tr("action.open"))
+                button.disabled = "open" not in view.actions
+                data = {"case_code": case} if "case_code" in row else {"compartment": row.get("compartment")}
+                button.bind(on_release=lambda _b, d=data: app.send("open", d))
+            grid.add_widget(button)
+        due: list[dict[str, Any]] = list(view.params.get("results_due", []))
+        if due:
+            grid.add_widget(self._cell(app.tr("staff.results_due"), font, ui_theme.SECONDARY))
+            for _ in range(len(COLUMNS)):
+                grid.add_widget(Label(size_hint_y=None, height=app.touch))
+        for row in due:
+            case = str(row.get("case_code", ""))
+            for text in ("", f"{case}\n{row.get('name_masked', '')}", ""):
+                grid.add_widget(self._cell(text, font, ui_theme.TEXT))
+            button = BigButton(text=app.tr("action.result"))
+            button.disabled = "result" not in view.actions
+            button.bind(on_release=lambda _b, c=case: app.send("result", {"case_code": c, "size": "small"}))
             grid.add_widget(button)
 
     @staticmethod

@@ -9,13 +9,16 @@ from kiosk.screens.base import KioskScreen, ScreenBody, UiContext, load_kv
 
 
 class StaffPinBody(ScreenBody):
+    action_labels = {"pin": "action.submit"}
     def show(self, view: View, app: UiContext) -> None:
         self.ids.message.text = app.tr(view.message or "staff.enter_pin", **view.params)
         self.ids.pad.max_length = int(view.params.get("length", 6))
         self.ids.pad.relabel()
+        if view.message != "staff.enter_pin":
+            self.ids.pad.value = ""  # a wrong PIN: type it again
 
     def action_data(self, action: str) -> dict[str, Any]:
-        return {"pin": self.ids.pad.value} if action == "submit" else {}
+        return {"pin": self.ids.pad.value} if action in ("pin", "submit") else {}
 
     def leaving(self, app: UiContext) -> None:
         self.ids.pad.value = ""

@@ -1,0 +1,91 @@
+"""The whole kiosk as a person meets it: `kiosk sim all` in one process, the real app in another,
+a deposit done by touching the screen's buttons while the simulators play the resident's hands.
+
+Asserts what a user would notice — the screens in order, the receipt with its codes, the case in
+the store and the compartment holding it, the staff PIN pad and list, the out-of-service screen
+naming the unplugged fingerprint sensor and the way back — and saves screenshots of the main
+screens to docs/screenshots/ for the README.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+from runtime_support import ROOT, simulators, write_config
+
+SCRIPT = ROOT / "tests" / "ui_support" / "kiosk_run.py"
+SHOTS = ROOT / "docs" / "screenshots"
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    tmp = tmp_path_factory.mktemp("kiosk-run")
+    config = write_config(tmp, pcsc=False)
+    result = tmp / "seen.json"
+    with simulators(config, tmp / "sim.log") as control:
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        proc = subprocess.run(
+            [sys.executable, str(SCRIPT), str(config), control, str(SHOTS), str(result)],
+            capture_output=True,
+            text=True,
+            timeout=240,
+            cwd=ROOT,
+            env=env,
+        )
+    assert proc.returncode == 0 and result.exists(), proc.stderr[-4000:]
+    seen = json.loads(result.read_text())
+    assert "error" not in seen, seen["error"] + "\n" + proc.stderr[-3000:]
+    return seen
+
+
+@pytest.mark.timeout(300)
+def test_a_whole_deposit_by_touch(run: dict) -> None:
+    screens = [s.split("/")[0] for s in run["screens"]]
+    order = ["idle", "card_prompt", "face", "fingerprint", "guide", "documents", "compartment_size",
+             "door_open", "receipt", "idle"]
+    it = iter(screens)
+    assert all(any(s == want for s in it) for want in order), screens  # in this order (others between)
+    assert "张" in run["face_text"] and "*" in run["face_text"]  # masked name of the card holder
+    assert "社会保障卡补领" in run["guide_text"] and "身份证" in run["guide_text"]  # its papers listed
+    receipt = run["receipt"]
+    assert len(receipt["case_code"]) == 8 and len(receipt["pickup_code"]) == 6
+    assert receipt["case_code"] in run["receipt_text"] and receipt["pickup_code"] in run["receipt_text"]
+    assert receipt["deferred"]  # the photo follows later
+    assert run["case"] == {"state": "committed", "compartment": receipt["compartment"]}
+    assert receipt["compartment"] in run["holding"]
+    assert receipt["compartment"] in run["door_text"]
+    assert not run["sessions_open"]
+
+
+@pytest.mark.timeout(300)
+def test_staff_collect_and_return_the_result_then_the_resident_fetches_it_by_touch(run: dict) -> None:
+    screens = run["screens"]
+    assert screens.index("staff_pin/pin") < screens.index("staff_pickups/pickups")
+    assert run["receipt"]["case_code"] in run["pickups_text"]
+    assert run["case_after_collect"] == "collected"
+    later = screens[screens.index("staff_pickups/pickups"):]
+    assert [
+        s for s in later if s in ("result_pickup/choose", "code_entry/code", "door_open/door")
+    ] == ["result_pickup/choose", "code_entry/code", "door_open/door"]
+    assert run["case_after_pickup"] == "result_collected"
+
+
+@pytest.mark.timeout(300)
+def test_an_unplugged_fingerprint_sensor_takes_the_kiosk_out_of_service_until_plugged(run: dict) -> None:
+    assert "指纹仪" in run["oos_text"]  # names the unplugged device
+    assert run["screens"][-2:] == ["out_of_service/device_down", "idle/idle"]
+    assert run["screens_after_plug"] == "idle"
+
+
+@pytest.mark.timeout(300)
+def test_screenshots_of_the_main_screens(run: dict) -> None:
+    assert len(run["shots"]) == 15
+    for name in run["shots"]:
+        image = np.asarray(Image.open(SHOTS / f"{name}.png").convert("L"))
+        assert image.shape[0] > image.shape[1] and image.std() > 10, name  # portrait, not blank
