@@ -1,5 +1,5 @@
 # The two commands of README.md; everything else is for developers.
-.PHONY: setup run test bench lint clean install uninstall
+.PHONY: setup run test bench lint clean install uninstall screenshots
 
 setup:
 	@bash scripts/setup.sh
@@ -24,3 +24,7 @@ install:
 
 uninstall:
 	@DESTDIR=$(DESTDIR) PURGE=$(PURGE) bash scripts/install.sh uninstall
+
+# Re-take the README's screenshots from a scripted run of the real kiosk (docs/screenshots/).
+screenshots: setup
+	@KIOSK_UPDATE_SCREENSHOTS=1 bash scripts/test.sh tests/test_ui_kiosk_run.py
