@@ -20,8 +20,8 @@ def test_app_sends_ready_then_watchdog_pings(tmp_path: Path) -> None:
            "KIVY_NO_CONSOLELOG": "1", "SDL_VIDEODRIVER": os.environ.get("SDL_VIDEODRIVER", "offscreen"),
            "KIVY_HOME": str(tmp_path / "kivy"), "NOTIFY_SOCKET": str(sock_path), "WATCHDOG_USEC": "400000"}
     env.pop("WATCHDOG_PID", None)
-    app = subprocess.Popen([sys.executable, "-m", "kiosk.cli", "app", "--demo", "--windowed", "--orientation", "landscape"],
-                           env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    command = [sys.executable, "-m", "kiosk.cli", "app", "--demo", "--windowed", "--orientation", "landscape"]
+    app = subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         messages = []
         while len([m for m in messages if m == b"WATCHDOG=1"]) < 3:
