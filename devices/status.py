@@ -13,6 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from devices.listeners import Listeners
+
 
 class DeviceStatus(StrEnum):
     ONLINE = "online"  # open and answering
@@ -52,7 +54,7 @@ class StatusTracker:
         self._status = initial
         self._detail = ""
         self._lock = threading.Lock()
-        self._listeners: list[Listener] = []
+        self._listeners: Listeners[StatusChange] = Listeners()
 
     @property
     def status(self) -> DeviceStatus:
@@ -64,15 +66,7 @@ class StatusTracker:
 
     def subscribe(self, listener: Listener) -> Callable[[], None]:
         """Add a listener; returns a function that removes it."""
-        with self._lock:
-            self._listeners.append(listener)
-
-        def unsubscribe() -> None:
-            with self._lock:
-                if listener in self._listeners:
-                    self._listeners.remove(listener)
-
-        return unsubscribe
+        return self._listeners.add(listener)
 
     def set(self, status: DeviceStatus, detail: str = "") -> None:
         with self._lock:
@@ -80,6 +74,5 @@ class StatusTracker:
                 return
             change = StatusChange(self.device, self._status, status, detail)
             self._status, self._detail = status, detail
-            listeners = list(self._listeners)
-        for listener in listeners:
+        for listener in self._listeners:
             listener(change)

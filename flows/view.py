@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from devices.listeners import Listeners
+
 
 class Screen(StrEnum):
     """Every screen of the kiosk; the app has one `.kv` + one `.py` per value."""
@@ -76,26 +78,17 @@ class ViewPublisher:
     def __init__(self, initial: View) -> None:
         self._view = initial
         self._lock = threading.Lock()
-        self._listeners: list[ViewListener] = []
+        self._listeners: Listeners[View] = Listeners()
 
     @property
     def view(self) -> View:
         return self._view
 
     def subscribe(self, listener: ViewListener) -> Callable[[], None]:
-        with self._lock:
-            self._listeners.append(listener)
-
-        def unsubscribe() -> None:
-            with self._lock:
-                if listener in self._listeners:
-                    self._listeners.remove(listener)
-
-        return unsubscribe
+        return self._listeners.add(listener)
 
     def publish(self, view: View) -> None:
         with self._lock:
             self._view = view
-            listeners = list(self._listeners)
-        for listener in listeners:
+        for listener in self._listeners:
             listener(view)

@@ -28,6 +28,7 @@ from typing import Any
 
 from devices.cancel import CancelToken
 from devices.errors import DeviceCancelled, DeviceError
+from devices.listeners import Listeners
 from devices.lockerboard import (
     DoorEvent,
     DoorEventKind,
@@ -151,7 +152,7 @@ class LockerService:
         self._in_flight: set[str] = set()  # compartments inside open(): the poller leaves them alone
         self._lock = threading.RLock()
         self._changed = threading.Condition()
-        self._listeners: list[LockerListener] = []
+        self._listeners: Listeners[LockerEvent] = Listeners()
         self._watcher = _SensorWatcher(
             bus, interval=poll_interval, confirm_within=door_open_confirm_s, left_open_after=left_open_alert_s
         )
@@ -270,8 +271,7 @@ class LockerService:
         return txlog.history(self.db, compartment_id=compartment_id, case_code=case_code)
 
     def subscribe(self, listener: LockerListener) -> Callable[[], None]:
-        self._listeners.append(listener)
-        return lambda: self._listeners.remove(listener) if listener in self._listeners else None
+        return self._listeners.add(listener)
 
     # -- reservations ---------------------------------------------------------------------------
     def reserve(
@@ -877,7 +877,7 @@ class LockerService:
         self, kind: LockerEventKind, compartment_id: str | None, case_code: str | None = None, tx_id: int | None = None
     ) -> None:
         event = LockerEvent(kind, compartment_id, case_code, tx_id, self.clock())
-        for listener in list(self._listeners):
+        for listener in self._listeners:
             try:
                 listener(event)
             except Exception:

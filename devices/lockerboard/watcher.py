@@ -21,6 +21,7 @@ from enum import StrEnum
 
 from devices.cancel import CancelToken
 from devices.errors import DeviceCancelled, DeviceError
+from devices.listeners import Listeners
 from devices.lockerboard.driver import LockerBus
 from devices.lockerboard.errors import DoorJammed
 from devices.lockerboard.messages import DoorState
@@ -64,7 +65,7 @@ class DoorWatcher:
         self.interval = interval
         self.confirm_within = confirm_within
         self.left_open_after = left_open_after
-        self._listeners: list[DoorListener] = []
+        self._listeners: Listeners[DoorEvent] = Listeners()
         self._known: dict[int, dict[int, DoorState]] = {}
         self._open_since: dict[tuple[int, int], float] = {}
         self._reminded: set[tuple[int, int]] = set()
@@ -80,8 +81,7 @@ class DoorWatcher:
         return set(self._known) >= set(self.bus.boards)
 
     def subscribe(self, listener: DoorListener) -> Callable[[], None]:
-        self._listeners.append(listener)
-        return lambda: self._listeners.remove(listener) if listener in self._listeners else None
+        return self._listeners.add(listener)
 
     # -- thread -------------------------------------------------------------------------------
     def start(self) -> DoorWatcher:
@@ -136,7 +136,7 @@ class DoorWatcher:
                 events.append(DoorEvent(DoorEventKind.JAMMED, board, lock))
         for event in events:
             log.info("door %s: board %s lock %s", event.kind.value, event.board, event.lock)
-            for listener in list(self._listeners):
+            for listener in self._listeners:
                 listener(event)
         return events
 
