@@ -44,7 +44,7 @@ def _face_only() -> float:
 
 def _deposit_once(tmp: Path) -> tuple[float, float]:
     sys.path.insert(0, str(ROOT / "tests"))
-    from flow_support import SERVICE, Resident, make_rig, press, wait_step, wait_until
+    from flow_support import SERVICE, Resident, confirm_identity, make_rig, press, wait_step, wait_until
 
     with make_rig(tmp) as rig:
         flow = rig.deposit()
@@ -52,6 +52,7 @@ def _deposit_once(tmp: Path) -> tuple[float, float]:
         w0, c0 = time.perf_counter(), time.process_time()
         press(flow, "start")
         person.place_card()
+        confirm_identity(flow)
         wait_until(lambda: flow.state == "fingerprint", 30, "face")
         person.enrol_finger()
         wait_step(flow, "guide")

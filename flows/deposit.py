@@ -1,4 +1,4 @@
-"""Resident deposit: ID card → face → fingerprint → service → papers → compartment → receipt.
+"""Resident deposit: ID card → "is this you?" → face → fingerprint → service → papers → compartment → receipt.
 
 Each step is one state of the machine (see ``flows.machine``); every device call runs on a worker
 thread and every step has a time-out and accepts "cancel". What must survive a crash is written
@@ -57,6 +57,7 @@ SIZES = ("small", "medium", "large")
 
 # state names (also the View.step the UI sees)
 CARD = "card"
+IDENTITY = "identity"
 FACE = "face"
 FACE_RETRY = "face_retry"
 FINGER = "fingerprint"
@@ -108,6 +109,7 @@ class DepositFlow(FlowMachine):
     idle_actions = ("start",)
     default_timeouts: Mapping[str, float] = {
         CARD: 60.0,
+        IDENTITY: 60.0,
         FACE: 40.0,
         FACE_RETRY: 30.0,
         FINGER: 60.0,
@@ -191,6 +193,7 @@ class DepositFlow(FlowMachine):
     def on_action(self, state: str, action: str, data: dict[str, Any]) -> None:
         handler = {
             IDLE: self._idle_action,
+            IDENTITY: self._identity_action,
             FACE_RETRY: self._face_retry_action,
             FINGER_RETRY: self._finger_retry_action,
             GUIDE: self._guide_action,
@@ -227,7 +230,7 @@ class DepositFlow(FlowMachine):
             self.end("refused", "card.no_photo_staff")
             return
         crashpoints.reached("deposit.card_read")
-        self._enter_face()
+        self._enter_identity()
 
     def _card_failed(self, exc: KioskError) -> None:
         if isinstance(exc, DeviceCancelled):
@@ -237,6 +240,34 @@ class DepositFlow(FlowMachine):
         self.run_blocking(
             "read card", lambda cancel: self.reader.wait_for_card(None, cancel), self._card_read, self._card_failed
         )
+
+    # -- "is this you?" ----------------------------------------------------------------------------
+    def _enter_identity(self) -> None:
+        """Show the masked name and ID number with the card photo before anything biometric starts.
+
+        Someone who picked up another person's card (or a relative's, left on the reader) stops here,
+        before a face is compared or a fingerprint taken.
+        """
+        run = self._run()
+        record = run.session.record
+        assert record is not None
+        self.enter(
+            IDENTITY,
+            Screen.IDENTITY,
+            "identity.confirm",
+            params={
+                "name": mask_name(record.display_name),
+                "id_number": mask_id_number(record.id_number),
+                "photo": run.session.photo,
+            },
+            actions=("confirm", "not_me", "cancel"),
+        )
+
+    def _identity_action(self, action: str, data: dict[str, Any]) -> None:
+        if action == "confirm":
+            self._enter_face()
+        elif action == "not_me":
+            self.end("refused", "identity.use_own_card")
 
     # -- face --------------------------------------------------------------------------------------
     def _enter_face(self) -> None:

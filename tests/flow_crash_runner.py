@@ -129,6 +129,8 @@ def deposit(cfg, store, outbox, lockers, ctl, frames_dir: Path) -> None:  # noqa
     time.sleep(0.4)
     press("start")
     ctl("idcard", "insert", card="zhang_san")
+    wait(lambda: flow.state == "identity", 20, "card read")
+    press("confirm")
     wait(lambda: flow.state == "fingerprint", 20, "face accepted")
     ctl("fingerprint", "place", finger="zhang-right-index")
     if flow.view.params.get("mode") == "enroll":

@@ -89,6 +89,12 @@ def press(flow: FlowMachine, action: str, **data: Any) -> None:
     assert flow.handle(UserEvent(action, data)), f"{action!r} not accepted in {flow.view.step}: {flow.view.actions}"
 
 
+def confirm_identity(flow: FlowMachine, timeout: float = 10.0) -> None:
+    """The resident reads the masked name and number under the card photo and confirms: "是本人，继续"."""
+    wait_until(lambda: flow.state == "identity", timeout, "identity confirmation")
+    press(flow, "confirm")
+
+
 @dataclass
 class Rig:
     tmp: Path

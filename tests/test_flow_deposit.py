@@ -13,6 +13,7 @@ from flow_support import (
     Resident,
     Rig,
     blurred_page_frame,
+    confirm_identity,
     make_rig,
     page_frame,
     press,
@@ -39,6 +40,7 @@ def through_identity(rig: Rig, flow: DepositFlow, card: str = "zhang_san") -> Re
     press(flow, "start")
     assert flow.view.screen is Screen.CARD_PROMPT
     person.place_card(card)
+    confirm_identity(flow)
     wait_until(lambda: flow.state == "fingerprint", 20, "face accepted")
     person.enrol_finger()
     wait_step(flow, "guide")
@@ -95,6 +97,7 @@ def test_card_left_on_the_reader_by_the_last_person_is_not_read_again(rig: Rig) 
     flow = rig.deposit(max_face_tries=1, face_config=FaceCheckConfig(mismatch_reject=2))
     rig.idsim.ctl_insert("li_si")  # biden's card, obama's face frames: refused at once
     press(flow, "start")
+    confirm_identity(flow)
     wait_until(lambda: flow.state == ENDED, 20, "refusal")
     press(flow, "ok")
     press(flow, "start")
@@ -103,7 +106,7 @@ def test_card_left_on_the_reader_by_the_last_person_is_not_read_again(rig: Rig) 
     assert flow.state == "card" and rig.idsim.reads == reads
     rig.idsim.ctl_remove()
     rig.idsim.ctl_insert("zhang_san")
-    wait_until(lambda: flow.state in ("face", "fingerprint"), 10, "new card read")
+    wait_until(lambda: flow.state == "identity", 10, "new card read")
 
 
 def test_expired_card_is_refused_and_nothing_is_stored(rig: Rig) -> None:
@@ -120,6 +123,7 @@ def test_face_mismatch_retries_then_sends_to_office_hours(rig: Rig) -> None:
     flow = rig.deposit(max_face_tries=2)
     press(flow, "start")
     rig.idsim.ctl_insert("li_si")
+    confirm_identity(flow)
     wait_step(flow, "face_retry")
     assert flow.view.message == "face.rejected.mismatch"
     press(flow, "retry")
@@ -139,6 +143,7 @@ def test_returning_resident_is_verified_not_enrolled_and_a_wrong_finger_is_refus
     press(flow, "start")
     time.sleep(0.7)  # the reader must see the field empty once before the same card counts as new
     rig.idsim.ctl_insert("zhang_san")
+    confirm_identity(flow)
     wait_until(lambda: flow.state == "fingerprint", 20, "face accepted again")
     assert flow.view.params["mode"] == "verify"
     rig.fpsim.ctl_place(finger="someone-else")
@@ -236,3 +241,17 @@ def test_time_out_in_a_step_ends_the_run_and_wipes(rig: Rig) -> None:
     assert rig.sessions.current is None
     flow.tick(flow.clock() + 20_000)
     assert flow.state == IDLE
+
+
+def test_someone_elses_card_is_stopped_before_any_biometric_step(rig: Rig) -> None:
+    flow = rig.deposit()
+    press(flow, "start")
+    rig.idsim.ctl_insert("zhang_san")
+    wait_step(flow, "identity")
+    assert flow.view.params["id_number"] == "1101************39" and flow.view.params["photo"] is not None
+    press(flow, "not_me")
+    wait_until(lambda: flow.state == ENDED, 10, "refusal")
+    assert flow.view.message == "identity.use_own_card" and flow.outcome == "refused"
+    assert rig.fpsim.ctl_state()["pages"] == []  # no fingerprint taken
+    assert rig.store.db.query("SELECT COUNT(*) AS n FROM cases")[0]["n"] == 0
+    assert rig.sessions.current is None

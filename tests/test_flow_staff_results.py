@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from flow_support import SERVICE, Resident, Rig, make_rig, press, wait_step, wait_until
+from flow_support import SERVICE, Resident, Rig, confirm_identity, make_rig, press, wait_step, wait_until
 from pcsc_support import BADGE_READER, PCSCD, PCSCD_STACK, SKIP_REASON
 
 from devices.pcsc import CardWatcher, PcscError, PcscReader, VirtualCardSimulator
@@ -35,6 +35,7 @@ def deposit_one(rig: Rig) -> tuple[str, str, str]:
     person = Resident(rig)
     press(flow, "start")
     person.place_card()
+    confirm_identity(flow)
     wait_until(lambda: flow.state == "fingerprint", 20, "face accepted")
     person.enrol_finger()
     wait_step(flow, "guide")

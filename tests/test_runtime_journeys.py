@@ -73,6 +73,9 @@ def test_deposit_then_staff_pickup_then_result_by_pickup_code(kiosk) -> None:  #
     hands("face_camera", "show", path=str(BLINK))
     hands("document_camera", "show", path=str(PAPER))
     hands("idcard", "insert", card="zhang_san")
+    shows(runtime, Screen.IDENTITY, timeout=20)
+    assert runtime.host.publisher.view.params["id_number"].count("*") >= 10  # masked on screen
+    send(runtime, "confirm")
     wait_until(lambda: runtime.host.publisher.view.screen is Screen.FINGERPRINT, 60, "face check passed")
     finger = threading.Thread(target=hands.enrol_finger, daemon=True)
     finger.start()

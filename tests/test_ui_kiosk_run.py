@@ -48,11 +48,13 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> dict:
 @pytest.mark.timeout(300)
 def test_a_whole_deposit_by_touch(run: dict) -> None:
     screens = [s.split("/")[0] for s in run["screens"]]
-    order = ["idle", "card_prompt", "face", "fingerprint", "guide", "documents", "compartment_size",
+    order = ["idle", "card_prompt", "identity", "face", "fingerprint", "guide", "documents", "compartment_size",
              "door_open", "receipt", "idle"]
     it = iter(screens)
     assert all(any(s == want for s in it) for want in order), screens  # in this order (others between)
     assert "张" in run["face_text"] and "*" in run["face_text"]  # masked name of the card holder
+    assert "请确认是否为本人" in run["identity_text"] and "1101************39" in run["identity_text"]  # masked
+    assert "110105199003071239" not in run["identity_text"]
     assert "社会保障卡补领" in run["guide_text"] and "身份证" in run["guide_text"]  # its papers listed
     receipt = run["receipt"]
     assert len(receipt["case_code"]) == 8 and len(receipt["pickup_code"]) == 6
@@ -86,7 +88,7 @@ def test_an_unplugged_fingerprint_sensor_takes_the_kiosk_out_of_service_until_pl
 
 @pytest.mark.timeout(300)
 def test_screenshots_of_the_main_screens(run: dict) -> None:
-    assert len(run["shots"]) == 15
+    assert len(run["shots"]) == 16
     for name in run["shots"]:
         image = np.asarray(Image.open(SHOTS / f"{name}.png").convert("L"))
         assert image.shape[0] > image.shape[1] and image.std() > 10, name  # portrait, not blank
