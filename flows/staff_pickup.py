@@ -30,12 +30,17 @@ log = logging.getLogger(__name__)
 
 PIN = "pin"
 PICKUPS = "pickups"
+COMPARTMENTS = "compartments"
 OPENING = "opening"
+# Why staff open a compartment by hand; the key is what the audit log records.
+OVERRIDE_REASONS = ("door_stuck", "cleaning", "resident_request")
+# Compartment states as the staff screen colours them.
+TILE_STATE = {"free": "free", "reserved": "occupied", "holding": "occupied", "out_of_order": "disabled"}
 
 
 class StaffPickupFlow(FlowMachine):
     flow_name = "staff"
-    default_timeouts: Mapping[str, float] = {PIN: 30.0, PICKUPS: 120.0, OPENING: 60.0}
+    default_timeouts: Mapping[str, float] = {PIN: 30.0, PICKUPS: 120.0, COMPARTMENTS: 120.0, OPENING: 60.0}
 
     def __init__(
         self,
@@ -71,6 +76,8 @@ class StaffPickupFlow(FlowMachine):
             self._check_pin(str(data.get("pin", "")))
         elif state == PICKUPS:
             self._pickups_action(action, data)
+        elif state == COMPARTMENTS:
+            self._compartments_action(action, data)
 
     def _check_pin(self, pin: str) -> None:
         assert self.badge is not None
@@ -141,7 +148,10 @@ class StaffPickupFlow(FlowMachine):
             codes = data.get("case_codes") or [data.get("case_code", "")]
             self._collected([str(c) for c in codes])
         elif action == "override":
-            self._override(str(data.get("compartment_id", "")), str(data.get("reason", "")))
+            if "compartment_id" in data:
+                self._override(str(data.get("compartment_id", "")), str(data.get("reason", "")))
+            else:  # the button on the pickups screen: pick the compartment and the reason first
+                self._show_compartments("staff.compartments")
         elif action == "result":
             self._result(str(data.get("case_code", "")), str(data.get("size", "small")))
 
@@ -191,6 +201,31 @@ class StaffPickupFlow(FlowMachine):
                 done.append(code)
                 self.opened.pop(code, None)
         self._show_pickups("staff.collected", collected=done)
+
+    # -- compartment controls (override) ------------------------------------------------------------
+    def _show_compartments(self, message: str, *, selected: str | None = None, reason: str | None = None) -> None:
+        tiles = [{"id": c.id, "state": TILE_STATE.get(str(c.state), "disabled")} for c in self.lockers.compartments()]
+        self.enter(
+            COMPARTMENTS,
+            Screen.STAFF_COMPARTMENTS,
+            message,
+            params={"compartments": tiles, "reasons": list(OVERRIDE_REASONS), "selected": selected, "reason": reason},
+            actions=("select", "reason", "override", "back", "cancel"),
+        )
+
+    def _compartments_action(self, action: str, data: dict[str, Any]) -> None:
+        params = self.view.params
+        selected = data.get("compartment") or params.get("selected")
+        reason = data.get("reason") or params.get("reason")
+        if action in ("select", "reason"):
+            self._show_compartments("staff.compartments", selected=selected, reason=reason)
+        elif action == "override":
+            if not selected or reason not in OVERRIDE_REASONS:
+                self._show_compartments("lockers.override_reason", selected=selected, reason=reason)
+                return
+            self._override(str(selected), str(reason))
+        elif action == "back":
+            self._show_pickups("staff.pickups")
 
     def _override(self, compartment_id: str, reason: str) -> None:
         if not reason.strip():

@@ -16,6 +16,7 @@ from flows.deposit import DepositFlow
 from flows.machine import ENDED, IDLE
 from flows.results import ResultPickupFlow
 from flows.staff_pickup import StaffPickupFlow
+from flows.view import Screen
 from locker.staff import StaffAccounts
 from locker.submissions import CaseState
 
@@ -116,6 +117,28 @@ def test_staff_override_needs_a_reason_and_is_audited(rig: Rig) -> None:
     rows = [r for r in rig.store.audit.rows() if r["action"] == "locker.override"]
     assert len(rows) == 1 and rows[0]["detail"]["reason"] == "cleaning the compartment"
     assert rows[0]["actor"] == f"staff:{BADGE}"
+    Resident(rig).close_door("L01")
+
+
+def test_override_from_the_compartment_screen_picks_a_door_and_a_reason(rig: Rig) -> None:
+    flow = staff_flow(rig)
+    flow.badge_tapped(BADGE)
+    press(flow, "pin", pin=PIN)
+    press(flow, "override")  # the button on the pickups screen
+    assert flow.view.screen is Screen.STAFF_COMPARTMENTS
+    tiles = {t["id"]: t["state"] for t in flow.view.params["compartments"]}
+    assert tiles["L01"] == "free" and set(flow.view.params["reasons"]) >= {"door_stuck", "cleaning"}
+    press(flow, "select", compartment="L01")
+    press(flow, "override")  # no reason chosen yet: nothing opens
+    assert flow.view.message == "lockers.override_reason" and rig.pulses() == {}
+    press(flow, "reason", reason="door_stuck")
+    assert (flow.view.params["selected"], flow.view.params["reason"]) == ("L01", "door_stuck")
+    press(flow, "override")
+    wait_step(flow, "pickups")
+    assert flow.view.message == "staff.override_opened"
+    assert rig.pulses() == {f"0:{rig.door_of('L01')[1]}": 1}
+    rows = [r for r in rig.store.audit.rows() if r["action"] == "locker.override"]
+    assert len(rows) == 1 and rows[0]["detail"]["reason"] == "door_stuck"
     Resident(rig).close_door("L01")
 
 
