@@ -44,30 +44,12 @@ def _face_only() -> float:
 
 def _deposit_once(tmp: Path) -> tuple[float, float]:
     sys.path.insert(0, str(ROOT / "tests"))
-    from flow_support import SERVICE, Resident, confirm_identity, make_rig, press, wait_step, wait_until
+    from flow_support import deposit_to_receipt, make_rig, press
 
     with make_rig(tmp) as rig:
         flow = rig.deposit()
-        person = Resident(rig)
         w0, c0 = time.perf_counter(), time.process_time()
-        press(flow, "start")
-        person.place_card()
-        confirm_identity(flow)
-        wait_until(lambda: flow.state == "fingerprint", 30, "face")
-        person.enrol_finger()
-        wait_step(flow, "guide")
-        press(flow, "choose", service_id=SERVICE)
-        wait_step(flow, "documents")
-        press(flow, "capture")
-        wait_step(flow, "documents")
-        press(flow, "next")
-        wait_step(flow, "documents")
-        press(flow, "skip")
-        wait_step(flow, "size")
-        press(flow, "small")
-        wait_step(flow, "door")
-        person.close_door(flow.view.params["compartment"])
-        wait_step(flow, "receipt")
+        deposit_to_receipt(rig, flow)
         wall, cpu = time.perf_counter() - w0, time.process_time() - c0
         press(flow, "done")
     return wall, cpu

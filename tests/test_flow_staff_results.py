@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from flow_support import SERVICE, Resident, Rig, confirm_identity, make_rig, press, wait_step, wait_until
+from flow_support import Resident, Rig, deposit_to_receipt, make_rig, press, wait_step, wait_until
 from pcsc_support import BADGE_READER, PCSCD, PCSCD_STACK, SKIP_REASON
 
 from devices.pcsc import CardWatcher, PcscError, PcscReader, VirtualCardSimulator
@@ -33,26 +33,7 @@ def rig(tmp_path: Path) -> Iterator[Rig]:
 def deposit_one(rig: Rig) -> tuple[str, str, str]:
     """A resident deposits (as in test_flow_deposit); returns (case code, pickup code, compartment)."""
     flow: DepositFlow = rig.deposit()
-    person = Resident(rig)
-    press(flow, "start")
-    person.place_card()
-    confirm_identity(flow)
-    wait_until(lambda: flow.state == "fingerprint", 20, "face accepted")
-    person.enrol_finger()
-    wait_step(flow, "guide")
-    press(flow, "choose", service_id=SERVICE)
-    wait_step(flow, "documents")
-    press(flow, "capture")
-    wait_step(flow, "documents")
-    press(flow, "next")
-    wait_step(flow, "documents")
-    press(flow, "skip")
-    wait_step(flow, "size")
-    press(flow, "small")
-    wait_step(flow, "door")
-    compartment = flow.view.params["compartment"]
-    person.close_door(compartment)
-    wait_step(flow, "receipt")
+    compartment = deposit_to_receipt(rig, flow)
     codes = flow.view.params["case_code"], flow.view.params["pickup_code"]
     press(flow, "done")
     rig.fpsim.ctl_lift()
