@@ -270,6 +270,17 @@ def deposit_to_receipt(rig: Rig, flow: DepositFlow) -> str:
     wait_until(lambda: flow.state == "fingerprint", 30, "face accepted")
     person.enrol_finger()
     wait_step(flow, "guide")
+    choose_service_and_scan(flow)
+    press(flow, "small")
+    wait_step(flow, "door")
+    compartment = str(flow.view.params["compartment"])
+    person.close_door(compartment)
+    wait_step(flow, "receipt")
+    return compartment
+
+
+def choose_service_and_scan(flow: DepositFlow) -> None:
+    """From the guide to the size choice: the service chosen, its first paper captured, the 容缺 photo skipped."""
     press(flow, "choose", service_id=SERVICE)
     wait_step(flow, "documents")
     press(flow, "capture")
@@ -278,9 +289,3 @@ def deposit_to_receipt(rig: Rig, flow: DepositFlow) -> str:
     wait_step(flow, "documents")
     press(flow, "skip")
     wait_step(flow, "size")
-    press(flow, "small")
-    wait_step(flow, "door")
-    compartment = str(flow.view.params["compartment"])
-    person.close_door(compartment)
-    wait_step(flow, "receipt")
-    return compartment

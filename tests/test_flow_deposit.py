@@ -13,6 +13,7 @@ from flow_support import (
     Resident,
     Rig,
     blurred_page_frame,
+    choose_service_and_scan,
     confirm_identity,
     make_rig,
     page_frame,
@@ -182,14 +183,7 @@ def test_full_size_offers_a_larger_one_and_a_jammed_door_gets_another_compartmen
         rig.lockers.reserve("small", case_code=f"OTHER{cid}")
     flow = rig.deposit()
     through_identity(rig, flow)
-    press(flow, "choose", service_id=SERVICE)
-    wait_step(flow, "documents")
-    press(flow, "capture")
-    wait_step(flow, "documents")
-    press(flow, "next")
-    wait_step(flow, "documents")
-    press(flow, "skip")
-    wait_step(flow, "size")
+    choose_service_and_scan(flow)
     press(flow, "small")
     assert flow.view.message == "locker.size_full_larger_offered"
     assert set(flow.view.actions) == {"medium", "large", "cancel"}
