@@ -20,8 +20,10 @@ from typing import Any
 
 import cv2
 import img2pdf
+import numpy as np
 
 from devices.cancel import CancelToken
+from devices.cpu_priority import background_thread_work
 from devices.document import RetakeRequired, ScannedPage, ScanOptions, scan_page
 from devices.document.pdf import encode_jpeg
 from devices.errors import DeviceCancelled, KioskError
@@ -46,6 +48,7 @@ from flows.frames import FrameSource
 from flows.guide import Service, ServiceGuide
 from flows.kiosk_session import KioskSession, SessionHolder
 from flows.machine import IDLE, FlowMachine
+from flows.page_outline import Outline, PageOutliner
 from flows.ports import AlertPort, LockerPort
 from flows.receipt import Receipt, ReceiptIssuer, view_params
 from flows.view import Screen
@@ -77,6 +80,21 @@ class _Paper:
     deferrable: bool
     status: str = "pending"  # pending / scanned / deferred
     pages: list[ScannedPage] = field(default_factory=list)
+    thumbnails: list[np.ndarray] = field(default_factory=list)  # one small picture per page, for the screen
+
+    def drop_last_page(self) -> None:
+        if self.pages:
+            self.pages.pop()
+        if self.thumbnails:
+            self.thumbnails.pop()
+
+    def wipe(self) -> None:
+        """Zero the page pictures held in memory (the stored PDF is encrypted; these are not)."""
+        for image in [p.image for p in self.pages] + self.thumbnails:
+            if image.flags.writeable:
+                image.fill(0)
+        self.pages.clear()
+        self.thumbnails.clear()
 
 
 @dataclass
@@ -145,6 +163,7 @@ class DepositFlow(FlowMachine):
         finger_timeout: float = 20.0,
         door_settle_timeout: float = 600.0,
         scan_options: ScanOptions | None = None,
+        page_outline_interval: float | None = 0.25,
         today: Callable[[], dt.date] = dt.date.today,
         timeouts: Mapping[str, float] | None = None,
         clock: Callable[[], float] = time.monotonic,
@@ -171,6 +190,8 @@ class DepositFlow(FlowMachine):
         self.finger_timeout = finger_timeout
         self.door_settle_timeout = door_settle_timeout
         self.scan_options = scan_options
+        self.page_outline_interval = page_outline_interval
+        self.outliners: list[PageOutliner] = []  # the live outline loops started (the newest one runs)
         self.today = today
         self.run: _Run | None = None
         self.settlers: list[threading.Thread] = []  # cases finished after a cancel at an open door
@@ -477,6 +498,7 @@ class DepositFlow(FlowMachine):
                 "current": paper.id,
                 "deferrable": paper.deferrable,
                 "pages": len(paper.pages),
+                "thumbnails": list(paper.thumbnails),
                 "checklist": [
                     {
                         "id": p.id,
@@ -493,6 +515,21 @@ class DepositFlow(FlowMachine):
             actions=tuple(actions),
             busy=busy,
         )
+        if not busy:
+            self._start_page_outline()
+
+    def _start_page_outline(self) -> None:
+        """Outline the paper on the live preview until this view is left (``enter`` cancels the token)."""
+        latest = getattr(self.document_frames, "latest", None)
+        if self.page_outline_interval is None or latest is None:
+            return
+        gen, cancel = self._gen, self._cancel
+
+        def show(outline: Outline | None) -> None:
+            self.update(gen, params={"page_quad": outline or []})
+
+        outliner = PageOutliner(latest, show, cancel, interval=self.page_outline_interval, options=self.scan_options)
+        self.outliners = [o for o in self.outliners if o.thread.is_alive()] + [outliner.start()]
 
     def _enter_documents(self) -> None:
         self._documents_view("document.place_paper")
@@ -503,8 +540,7 @@ class DepositFlow(FlowMachine):
         if action in ("capture", "add_page"):
             self._capture()
         elif action == "retake":
-            if paper.pages:
-                paper.pages.pop()
+            paper.drop_last_page()
             self._capture()
         elif action == "skip":
             if not paper.deferrable:
@@ -524,7 +560,8 @@ class DepositFlow(FlowMachine):
 
         def work(cancel: CancelToken) -> ScannedPage:
             frame, _t = self.document_frames.next_frame(cancel)
-            return scan_page(frame, options=options)
+            with background_thread_work():  # 5 MP of vision work must not take the screen's cores
+                return scan_page(frame, options=options)
 
         self.run_blocking("scan page", work, self._scanned, self._scan_failed)
 
@@ -539,7 +576,9 @@ class DepositFlow(FlowMachine):
             self._documents_view("document.no_page_found")
             return
         run = self._run()
-        run.papers[run.current].pages.append(page)
+        paper = run.papers[run.current]
+        paper.pages.append(page)
+        paper.thumbnails.append(_thumbnail(page.image))
         self._documents_view("document.page_ok", extra={"paper_size": page.paper.name if page.paper else None})
 
     def _scan_failed(self, exc: KioskError) -> None:
@@ -559,16 +598,14 @@ class DepositFlow(FlowMachine):
         self._documents_view("document.saving", busy=True)
 
         def work(cancel: CancelToken) -> None:
-            pdf = img2pdf.convert([encode_jpeg(p.image, p.dpi) for p in pages])
+            with background_thread_work():
+                pdf = img2pdf.convert([encode_jpeg(p.image, p.dpi) for p in pages])
             assert pdf is not None
             self.submissions.add_scan(case_code, paper.id, 0, pdf)
 
         def done(_: None) -> None:
             paper.status = "scanned"
-            for p in paper.pages:
-                if p.image.flags.writeable:
-                    p.image.fill(0)
-            paper.pages.clear()
+            paper.wipe()
             crashpoints.reached("deposit.paper_stored")
             self._next_paper()
 
@@ -825,10 +862,7 @@ class DepositFlow(FlowMachine):
             if case == "draft":
                 self._abandon_draft(outcome)
         for p in run.papers:
-            for page in p.pages:
-                if page.image.flags.writeable:
-                    page.image.fill(0)
-            p.pages.clear()
+            p.wipe()
         self.sessions.end(run.session)
         self.run = None
 
@@ -855,6 +889,17 @@ class DepositFlow(FlowMachine):
     def wait_settled(self, timeout: float = 10.0) -> None:
         for t in list(self.settlers):
             t.join(timeout)
+
+
+THUMBNAIL_LONG_SIDE = 200
+
+
+def _thumbnail(image: np.ndarray) -> np.ndarray:
+    """A small BGR copy of a scanned page for the screen's row of captured pages."""
+    h, w = image.shape[:2]
+    scale = THUMBNAIL_LONG_SIDE / max(h, w)
+    small = cv2.resize(image, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
+    return cv2.cvtColor(small, cv2.COLOR_GRAY2BGR) if small.ndim == 2 else small
 
 
 def _extra(record: Any) -> dict[str, str]:

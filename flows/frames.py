@@ -21,6 +21,10 @@ class FrameSource(Protocol):
         """The next new frame and its time (seconds, monotonic in the source's own clock)."""
         ...
 
+    def latest(self) -> np.ndarray | None:
+        """The newest frame without taking it (for a live overlay), or None when there is none."""
+        ...
+
 
 class CameraFrames:
     """Frames from a running ``Camera`` (grabber thread), each newer than the last one handed out."""
@@ -34,6 +38,10 @@ class CameraFrames:
         frame = self.camera.wait_frame(self._seq, self.timeout, cancel)
         self._seq = frame.seq
         return np.array(frame.image), frame.timestamp
+
+    def latest(self) -> np.ndarray | None:
+        frame = self.camera.latest(max_age=2.0)
+        return None if frame is None else np.asarray(frame.image)
 
 
 class RecordedFrames:
@@ -57,6 +65,12 @@ class RecordedFrames:
         self.served += 1
         self._t += self.interval
         return frame.copy(), self._t
+
+    def latest(self) -> np.ndarray | None:
+        """The frame the next ``next_frame`` would hand out, without advancing."""
+        if not self.repeat and self.served >= len(self.frames):
+            return None
+        return self.frames[self.served % len(self.frames)]
 
     def replace(self, frames: Sequence[np.ndarray]) -> None:
         """Show something else from now on (a test's resident puts another paper down)."""

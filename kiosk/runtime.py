@@ -218,6 +218,9 @@ class SlotFrames:
         self._seq = frame.seq
         return np.array(frame.image), frame.timestamp
 
+    def latest(self) -> np.ndarray | None:
+        return self.slot.latest()
+
 
 class KioskRuntime:
     """Builds and owns the whole kiosk at run time (see the module doc)."""
@@ -520,7 +523,7 @@ class KioskRuntime:
         except ImportError:  # pragma: no cover - the worker module is part of the repo
             log.warning("no face worker: the face check runs in-process")
             return
-        self.face_worker = FaceWorker(nice=5)
+        self.face_worker = FaceWorker(background=True)
 
         def start() -> None:
             try:

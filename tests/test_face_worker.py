@@ -45,7 +45,7 @@ def segments() -> dict[str, int]:
 
 @pytest.fixture(scope="module")
 def module_worker():  # noqa: ANN201
-    with FaceWorker() as w:
+    with FaceWorker(background=True) as w:  # as the kiosk runs it
         yield w
 
 
@@ -70,6 +70,20 @@ def obama_card() -> np.ndarray:
 @pytest.fixture(scope="module")
 def biden_card() -> np.ndarray:
     return cv2.imread(str(CARDS / "biden_1.png"))
+
+
+def test_the_worker_and_every_thread_dlib_starts_run_at_background_priority(
+    worker: FaceWorker, obama_card: np.ndarray, blink_frames: list[np.ndarray]
+) -> None:
+    """The touchscreen must win a CPU core over the face check (bench/bench_ui.py shows why)."""
+    with worker.open_session(obama_card) as session:
+        assert run(session, blink_frames)[-1].state is FaceState.ACCEPTED  # still decides, and fast enough
+    assert "priority SCHED_IDLE" in worker.probe()
+    pid = worker._proc.pid  # noqa: SLF001 - the process the kiosk cannot otherwise name
+    tids = [int(t) for t in os.listdir(f"/proc/{pid}/task")]
+    assert len(tids) > 1  # dlib's and multiprocessing's threads too, not just the main one
+    assert {os.sched_getscheduler(t) for t in tids} == {os.SCHED_IDLE}
+    assert os.sched_getscheduler(0) != os.SCHED_IDLE  # the app's own threads keep their priority
 
 
 def run(session: FaceSession | RemoteFaceSession, frames: list[np.ndarray]) -> list:

@@ -22,6 +22,7 @@ from flow_support import (
     wait_until,
 )
 
+from devices.document.synthetic import a4_photo, empty_photo
 from devices.face import FaceCheckConfig
 from flows.deposit import DepositFlow
 from flows.machine import ENDED, IDLE
@@ -249,3 +250,50 @@ def test_someone_elses_card_is_stopped_before_any_biometric_step(rig: Rig) -> No
     assert rig.fpsim.ctl_state()["pages"] == []  # no fingerprint taken
     assert rig.store.db.query("SELECT COUNT(*) AS n FROM cases")[0]["n"] == 0
     assert rig.sessions.current is None
+
+
+def test_the_live_outline_follows_the_paper_and_captured_pages_show_as_thumbnails(rig: Rig) -> None:
+    """Before pressing scan the resident sees where the camera finds the page; after it, a small
+    picture of each page taken, which goes (zeroed) once the paper is stored."""
+    flow = rig.deposit(page_outline_interval=0.05)
+    through_identity(rig, flow)
+    press(flow, "choose", service_id=SERVICE)
+    wait_step(flow, "documents")
+    photo = a4_photo()
+    h, w = photo.frame.shape[:2]
+    truth = [[x / w, y / h] for x, y in photo.corners]
+
+    def outline() -> list:
+        return list(flow.view.params.get("page_quad") or [])
+
+    wait_until(lambda: len(outline()) == 4, 10, "the page outlined on the preview")
+    assert max(abs(a - b) for p, q in zip(outline(), truth, strict=True) for a, b in zip(p, q, strict=True)) < 0.02
+    assert flow.view.params["thumbnails"] == []
+
+    rig.doc_frames.replace([empty_photo().frame])  # the paper is taken off the desk
+    wait_until(lambda: outline() == [], 10, "the outline gone with the paper")
+    rig.doc_frames.replace([photo.frame])
+    wait_until(lambda: len(outline()) == 4, 10, "the outline back")
+
+    press(flow, "capture")
+    wait_until(lambda: flow.view.params.get("pages") == 1 and not flow.view.busy, 20, "page taken")
+    (thumb,) = flow.view.params["thumbnails"]
+    assert max(thumb.shape[:2]) == 200 and thumb.shape[2] == 3
+    assert thumb.shape[0] > thumb.shape[1]  # an upright A4 page, not the landscape camera frame
+    assert thumb.std() > 10  # a picture of the page, not a blank
+    wait_until(lambda: len(outline()) == 4, 10, "the outline live again after the scan")
+    assert len(flow.view.params["thumbnails"]) == 1  # outline updates keep the thumbnails
+
+    press(flow, "retake")
+    wait_until(lambda: flow.view.params.get("pages") == 1 and not flow.view.busy, 20, "page retaken")
+    (again,) = flow.view.params["thumbnails"]
+    assert again is not thumb
+
+    press(flow, "next")
+    wait_until(lambda: flow.view.params.get("current") == "photo_1inch", 20, "the next paper")
+    assert flow.view.params["thumbnails"] == []
+    assert not again.any()  # the stored paper's picture is wiped from memory
+
+    press(flow, "skip")
+    wait_step(flow, "size")
+    wait_until(lambda: not any(o.thread.is_alive() for o in flow.outliners), 5, "outline loops stopped")

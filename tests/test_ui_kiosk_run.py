@@ -6,6 +6,15 @@ the store and the compartment holding it, the staff PIN pad and list, the out-of
 naming the unplugged fingerprint sensor and the way back — and saves screenshots of the main
 screens to artifacts/screenshots/. With KIOSK_UPDATE_SCREENSHOTS=1 they go to docs/screenshots/
 (the README's pictures) instead, so an ordinary test run leaves the work tree clean.
+
+The staff badge goes through the real PC/SC stack: the config keeps the staff and door readers
+(``write_config(pcsc=True)``), so `kiosk sim all` runs their virtual cards and the app watches
+vpcd's readers through pcscd. The pcscd is the one scripts/test.sh hands over through
+KIOSK_TEST_PCSCD_PIDFILE, or one started here as the pcsc tests do (tests/pcsc_support.py). The
+PIN pad must appear because of the tap on the staff reader simulator: the run has no other way to
+reach it. Without pcscd installed the staff part (and the resident's result pickup that follows
+it) is left out and its test skipped. The simulators and the app run only while the module's
+fixture sets up, so no other test holds vpcd's ports meanwhile.
 """
 
 from __future__ import annotations
@@ -17,17 +26,23 @@ import sys
 
 import numpy as np
 import pytest
+from pcsc_support import PCSCD, PCSCD_STACK, SKIP_REASON
 from PIL import Image
 from runtime_support import ROOT, simulators, write_config
 
+from kiosk.runtime import DEMO_BADGE
+
 SCRIPT = ROOT / "tests" / "ui_support" / "kiosk_run.py"
 SHOTS = ROOT / ("docs" if os.environ.get("KIOSK_UPDATE_SCREENSHOTS") == "1" else "artifacts") / "screenshots"
+PCSC = PCSCD is not None  # the staff part needs pcscd with vpcd; without it, only that part is skipped
 
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory: pytest.TempPathFactory) -> dict:
     tmp = tmp_path_factory.mktemp("kiosk-run")
-    config = write_config(tmp, pcsc=False)
+    if PCSC:
+        PCSCD_STACK.ensure()  # test.sh's pcscd, or one started (and stopped at exit) here
+    config = write_config(tmp, pcsc=PCSC)  # pcsc: the staff and door readers on vpcd, simulated and watched
     result = tmp / "seen.json"
     with simulators(config, tmp / "sim.log") as control:
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -42,6 +57,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> dict:
     assert proc.returncode == 0 and result.exists(), proc.stderr[-4000:]
     seen = json.loads(result.read_text())
     assert "error" not in seen, seen["error"] + "\n" + proc.stderr[-3000:]
+    assert seen["staff"] is PCSC
     return seen
 
 
@@ -56,6 +72,10 @@ def test_a_whole_deposit_by_touch(run: dict) -> None:
     assert "请确认是否为本人" in run["identity_text"] and "1101************39" in run["identity_text"]  # masked
     assert "110105199003071239" not in run["identity_text"]
     assert "社会保障卡补领" in run["guide_text"] and "身份证" in run["guide_text"]  # its papers listed
+    outline = run["outline_before_capture"]  # the paper on the document camera, outlined live
+    assert len(outline) == 4 and all(-0.05 <= v <= 1.05 for corner in outline for v in corner)  # a corner may
+    # sit just past the frame's edge: the simulator's page touches it
+    assert run["thumbnails_shown"] == 1  # the page just taken, as a small picture
     receipt = run["receipt"]
     assert len(receipt["case_code"]) == 8 and len(receipt["pickup_code"]) == 6
     assert receipt["case_code"] in run["receipt_text"] and receipt["pickup_code"] in run["receipt_text"]
@@ -66,8 +86,16 @@ def test_a_whole_deposit_by_touch(run: dict) -> None:
     assert not run["sessions_open"]
 
 
+@pytest.mark.pcsc
+@pytest.mark.skipif(not PCSC, reason=SKIP_REASON)
 @pytest.mark.timeout(300)
 def test_staff_collect_and_return_the_result_then_the_resident_fetches_it_by_touch(run: dict) -> None:
+    # the PIN pad came from the badge on the staff reader simulator, read through pcscd and vpcd
+    assert run["badge_by"] == "staff_reader simulator"
+    card = run["badge_card"]
+    assert card["present"] and card["uid"] == DEMO_BADGE and card["kind"] == "badge"
+    assert card["apdus"] >= 1  # pcscd asked the card for its UID
+    assert not run["badge_removed"]["present"]  # taken off the reader again at the end
     screens = run["screens"]
     assert screens.index("staff_pin/pin") < screens.index("staff_pickups/pickups")
     assert run["receipt"]["case_code"] in run["pickups_text"]
@@ -88,7 +116,7 @@ def test_an_unplugged_fingerprint_sensor_takes_the_kiosk_out_of_service_until_pl
 
 @pytest.mark.timeout(300)
 def test_screenshots_of_the_main_screens(run: dict) -> None:
-    assert len(run["shots"]) == 16
+    assert len(run["shots"]) == (16 if PCSC else 11)  # 10-14: the staff part and the result pickup
     for name in run["shots"]:
         image = np.asarray(Image.open(SHOTS / f"{name}.png").convert("L"))
         assert image.shape[0] > image.shape[1] and image.std() > 10, name  # portrait, not blank

@@ -42,6 +42,7 @@ from typing import Any
 
 import numpy as np
 
+from devices.cpu_priority import make_this_process_background, this_thread_policy
 from devices.errors import DeviceTimeout, KioskError, Recovery
 from devices.face.config import FaceCheckConfig
 from devices.face.errors import FaceEngineError, FaceError, FaceFrameError, FaceSessionClosed
@@ -82,17 +83,18 @@ def _error_reply(exc: BaseException) -> tuple[Any, ...]:
     return ("err", None, None, f"face worker: {type(exc).__name__}: {exc}", None, None, "face")
 
 
-def _serve(conn: Connection, nice: int = 0) -> None:
+def _serve(conn: Connection, background: bool = False) -> None:
     """Entry point of the worker process: load the models, then answer requests until told to stop."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C on the app's terminal: the app stops us
-    if nice:
-        os.nice(nice)  # the touchscreen's rendering threads win over the face check for a CPU core
+    # background: the touchscreen's rendering threads win over the face check for a CPU core; set
+    # before dlib starts its threads, which inherit it
+    priority = make_this_process_background() if background else this_thread_policy()
     from devices.face.engine import default_engine
     from devices.face.session import FaceSession
 
     try:
         engine = default_engine()
-        conn.send(("ready", engine.probe()))
+        conn.send(("ready", f"{engine.probe()}; priority {priority}"))
     except BaseException as exc:  # noqa: BLE001 - reported to the app, which raises a typed error
         conn.send(_error_reply(exc))
         return
@@ -145,7 +147,7 @@ def _serve(conn: Connection, nice: int = 0) -> None:
                         drop_session()
                     conn.send(("ok", None))
                 elif op == "probe":
-                    conn.send(("ok", f"{engine.probe()}; worker pid {os.getpid()}"))
+                    conn.send(("ok", f"{engine.probe()}; priority {this_thread_policy()}; worker pid {os.getpid()}"))
                 elif op == "stop":
                     drop_session()
                     conn.send(("ok", None))
@@ -187,10 +189,12 @@ class FaceWorker:
 
     _names = itertools.count(1)
 
-    def __init__(self, *, start_timeout: float = 30.0, call_timeout: float = 10.0, nice: int = 0) -> None:
+    def __init__(
+        self, *, start_timeout: float = 30.0, call_timeout: float = 10.0, background: bool = False
+    ) -> None:
         self.start_timeout = start_timeout
         self.call_timeout = call_timeout
-        self.nice = nice
+        self.background = background
         self.status = StatusTracker("face")
         self._lock = threading.RLock()
         self._proc: multiprocessing.process.BaseProcess | None = None
@@ -217,7 +221,7 @@ class FaceWorker:
             self._reap()
             ctx = multiprocessing.get_context("spawn")
             parent, child = ctx.Pipe(duplex=True)
-            proc = ctx.Process(target=_serve, args=(child, self.nice), name="face-worker", daemon=True)
+            proc = ctx.Process(target=_serve, args=(child, self.background), name="face-worker", daemon=True)
             proc.start()
             child.close()  # only the worker holds its end: its death reads as EOF here
             self._proc, self._conn = proc, parent

@@ -144,6 +144,7 @@ class KioskScreen(Screen):
         self.root_box.add_widget(self.content)
         self.add_widget(self.root_box)
         self._status_parts: tuple[bool, bool, bool] = (False, False, False)
+        self._actions_key: tuple[Any, ...] = ()  # what the action buttons were built for
         app.bind(touch=self.restyle, font_small=self.restyle)
         self.restyle()
 
@@ -197,12 +198,19 @@ class KioskScreen(Screen):
         self.countdown.deadline = view.deadline or 0.0
 
     def _show_actions(self, view: View, app: UiContext) -> None:
-        self.actions.clear_widgets()
+        """Rebuild the buttons only when they change: progress views arrive many times a second
+        (the face check, the page outline), and a button replaced under a finger loses the tap."""
         shown = [a for a in view.actions if a not in self.body.custom_actions]
+        labels = [app.tr(self.body.action_labels.get(action, f"action.{action}")) for action in shown]
+        key = (tuple(shown), tuple(labels), app.landscape, app.large_text)
+        if key == self._actions_key:
+            return
+        self._actions_key = key
+        self.actions.clear_widgets()
         per_row = 4 if app.landscape else 3
         self.actions.cols = max(1, min(len(shown), per_row))
-        for action in shown:
-            button = BigButton(text=app.tr(self.body.action_labels.get(action, f"action.{action}")))
+        for action, label in zip(shown, labels, strict=True):
+            button = BigButton(text=label)
             button.role = "secondary" if action in SECONDARY_ACTIONS else "primary"
             button.bind(on_release=lambda _b, a=action: app.send(a, self.body.action_data(a)))
             self.actions.add_widget(button)

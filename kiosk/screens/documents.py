@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from kivy.uix.image import Image
 
@@ -11,7 +13,13 @@ from kiosk.widgets.images import texture_from_bgr
 
 
 class DocumentsBody(ScreenBody):
+    """The live outline arrives as a new View a few times a second; only what changed is redone."""
+
     camera = "document_camera"
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._thumbs: list[np.ndarray] = []  # the pictures shown now
 
     def show(self, view: View, app: UiContext) -> None:
         ids, p = self.ids, view.params
@@ -29,14 +37,19 @@ class DocumentsBody(ScreenBody):
         ids.count.text = app.tr("documents.pages", count=pages, paper=paper)
         if total:
             ids.count.text += "  " + app.tr("documents.papers_done", done=len(done), total=total)
-        ids.thumbs.clear_widgets()
-        for thumb in thumbs[-6:]:
-            ids.thumbs.add_widget(Image(texture=texture_from_bgr(thumb), fit_mode="contain"))
+        shown = thumbs[-6:]
+        if [id(t) for t in shown] != [id(t) for t in self._thumbs]:  # outline updates leave them alone
+            self._thumbs = shown  # held, so the ids compared stay theirs
+            ids.thumbs.clear_widgets()
+            for thumb in shown:
+                ids.thumbs.add_widget(Image(texture=texture_from_bgr(thumb), fit_mode="contain"))
         self.camera = str(p.get("camera", "document_camera"))
         if ids.preview.feed is None:
             ids.preview.attach(app.feed(self.camera))
 
     def leaving(self, app: UiContext) -> None:
+        self._thumbs = []
+        self.ids.thumbs.clear_widgets()
         self.ids.preview.detach()
         app.release_feed(self.camera)
 
