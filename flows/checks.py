@@ -9,7 +9,7 @@ import numpy as np
 
 from devices.cancel import CancelToken
 from devices.errors import DeviceCancelled
-from devices.face import FaceCheckConfig, FaceDecision, FaceEngine, FaceProgress, FaceSession
+from devices.face import FaceCheckConfig, FaceDecision, FaceEngine, FaceProgress, FaceSession, FaceState
 from flows.frames import FrameSource
 from flows.kiosk_session import KioskSession
 
@@ -49,6 +49,26 @@ def face_check(
         return decision
     finally:
         face.close()
+
+
+# how far the check has come, for the screen's progress bar: a face found, matched, blinked, done
+FACE_STEPS: dict[FaceState, float] = {
+    FaceState.SEARCHING: 0.1,
+    FaceState.CHECKING: 0.4,
+    FaceState.NEED_BLINK: 0.7,
+    FaceState.NEED_TURN: 0.85,
+    FaceState.ACCEPTED: 1.0,
+    FaceState.REJECTED: 1.0,
+}
+
+
+def face_view_changes(progress: FaceProgress) -> dict[str, Any]:
+    """What a face-check progress changes in the flow's View (instruction, outline, progress bar)."""
+    return {
+        "message": progress.instruction.value,
+        "params": {"state": progress.state.value, "box": box_tuple(progress)},
+        "progress": FACE_STEPS.get(progress.state, 0.0),
+    }
 
 
 def box_tuple(progress: FaceProgress) -> tuple[int, int, int, int] | None:

@@ -41,7 +41,7 @@ from devices.idcard import CardRead, IdCardReader
 from devices.lockerboard import DoorJammed, LockOutcomeUnknown
 from devices.privacy import mask_id_number, mask_name
 from flows import crashpoints
-from flows.checks import FaceSessionFactory, box_tuple, face_check
+from flows.checks import FaceSessionFactory, face_check, face_view_changes
 from flows.errors import FlowError
 from flows.fingerprints import FingerprintDirectory
 from flows.frames import FrameSource
@@ -306,6 +306,7 @@ class DepositFlow(FlowMachine):
                 "tries": self.max_face_tries,
             },
             busy=True,
+            progress=0.0,
         )
         photo = run.session.photo
         assert photo is not None
@@ -319,11 +320,7 @@ class DepositFlow(FlowMachine):
                 config=self.face_config,
                 engine=self.face_engine,
                 session_factory=self.face_sessions,
-                on_progress=lambda p: self.update(
-                    gen,
-                    message=p.instruction.value,
-                    params={"state": p.state.value, "box": box_tuple(p)},
-                ),
+                on_progress=lambda p: self.update(gen, **face_view_changes(p)),
             )
 
         self.run_blocking("face check", check, self._face_decided, self._face_failed)
@@ -371,8 +368,15 @@ class DepositFlow(FlowMachine):
             FINGER,
             Screen.FINGERPRINT,
             "fingerprint.place" if verify else "fingerprint.place_first",
-            params={"mode": "verify" if verify else "enroll", "try": run.finger_tries + 1},
+            params={
+                "mode": "verify" if verify else "enroll",
+                "try": run.finger_tries + 1,
+                "captures": 1 if verify else 2,
+                "capture": 1,
+                "done": 0,
+            },
             busy=True,
+            progress=0.0,
         )
         id_number = record.id_number
 
@@ -387,6 +391,7 @@ class DepositFlow(FlowMachine):
                     self.fingerprints.mark_empty(id_number)
                     return work_enroll(cancel)
                 sensor.capture(BUFFER_1, self.finger_timeout, cancel)
+                self.update(gen, params={"done": 1})
                 try:
                     sensor.match(cancel=cancel)
                 except FingerprintNoMatch:
@@ -397,10 +402,20 @@ class DepositFlow(FlowMachine):
 
         def work_enroll(cancel: CancelToken) -> tuple[bool, bytes | None]:
             page = self.fingerprints.reserve(id_number)  # written before the sensor stores into it
-            self.update(gen, params={"mode": "enroll"})
-            template = self.fingerprint.enroll(self.finger_timeout, cancel, page=page)
+            enroll_start = {"mode": "enroll", "captures": 2, "capture": 1, "done": 0}
+            self.update(gen, message="fingerprint.place_first", params=enroll_start)
+            template = self.fingerprint.enroll(self.finger_timeout, cancel, page=page, on_step=progress)
             self.fingerprints.mark_enrolled(id_number)
             return True, template
+
+        def progress(step: str) -> None:
+            """The two captures on the screen: lift after the first, press again, both done."""
+            if step == "first_captured":
+                self.update(gen, message="fingerprint.lift", params={"capture": 1, "done": 1}, progress=0.5)
+            elif step == "lifted":
+                self.update(gen, message="fingerprint.again", params={"capture": 2, "done": 1}, progress=0.5)
+            elif step == "second_captured":
+                self.update(gen, params={"capture": 2, "done": 2}, progress=1.0)
 
         self.run_blocking("fingerprint", work, self._finger_done, self._finger_failed)
 
@@ -777,7 +792,14 @@ class DepositFlow(FlowMachine):
             RECEIPT,
             Screen.RECEIPT,
             "receipt.done",
-            params={**view_params(run.receipt), "printing": self.receipts.can_print, "printed": False},
+            params={
+                **view_params(run.receipt),
+                "deferred_papers": [
+                    {"name_zh": p.name_zh, "name_en": p.name_en} for p in run.papers if p.status == "deferred"
+                ],
+                "printing": self.receipts.can_print,
+                "printed": False,
+            },
             actions=("done",),
         )
         receipt = run.receipt
@@ -785,8 +807,10 @@ class DepositFlow(FlowMachine):
             self.run_blocking(
                 "print receipt",
                 lambda cancel: self.receipts.print(receipt),
-                lambda printed: self.update(gen, params={"printing": False, "printed": printed}),
-                lambda exc: self.update(gen, params={"printing": False, "printed": False}),
+                lambda printed: self.update(
+                    gen, params={"printing": False, "printed": printed, "print_failed": not printed}
+                ),
+                lambda exc: self.update(gen, params={"printing": False, "printed": False, "print_failed": True}),
             )
 
     def _receipt_action(self, action: str, data: dict[str, Any]) -> None:

@@ -7,10 +7,11 @@ the locker simulator, and the flows do not break while the locker layer grows.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 from devices.cancel import CancelToken
+from devices.status import StatusTracker
 
 
 class LockerPort(Protocol):
@@ -44,6 +45,23 @@ class LockerPort(Protocol):
 
     def holding(self) -> list[Any]: ...
 
+    def unfinished(self) -> list[Any]: ...
+
 
 class AlertPort(Protocol):
     def enqueue(self, kind: str, title: str, body: str, case_id: str | None = None) -> list[int]: ...
+
+
+class AuditPort(Protocol):
+    """The hash-chained audit log (``locker.audit.AuditLog``)."""
+
+    def append(
+        self, actor: str, action: str, *, case_code: str | None = None, detail: dict[str, Any] | None = None
+    ) -> int: ...
+
+
+#: Every device of the running kiosk with its status (``KioskRuntime.trackers``).
+DeviceStatuses = Callable[[], Mapping[str, StatusTracker]]
+#: Staff's "test devices": probe each device now (reopen the lost ones) and return one line per
+#: device (its answer or its error); the trackers show the status afterwards. Blocking.
+DeviceCheck = Callable[[CancelToken], Mapping[str, str]]

@@ -23,7 +23,7 @@ from devices.face import FaceCheckConfig, FaceEngine
 from devices.fingerprint import FingerprintNoFinger, FingerprintSensor, FingerprintUserError
 from devices.idcard import CardRead, IdCardReader
 from flows import crashpoints
-from flows.checks import FaceSessionFactory, box_tuple, face_check
+from flows.checks import FaceSessionFactory, face_check, face_view_changes
 from flows.errors import FlowError
 from flows.frames import FrameSource
 from flows.kiosk_session import KioskSession, SessionHolder
@@ -179,7 +179,7 @@ class ResultPickupFlow(FlowMachine):
         session = self.session
         assert session is not None and session.photo is not None
         photo = session.photo
-        gen = self.enter(FACE, Screen.FACE, "face.look_at_camera", busy=True)
+        gen = self.enter(FACE, Screen.FACE, "face.look_at_camera", busy=True, progress=0.0)
         self.run_blocking(
             "face check",
             lambda cancel: face_check(
@@ -190,9 +190,7 @@ class ResultPickupFlow(FlowMachine):
                 config=self.face_config,
                 engine=self.face_engine,
                 session_factory=self.face_sessions,
-                on_progress=lambda p: self.update(
-                    gen, message=p.instruction.value, params={"box": box_tuple(p)}
-                ),
+                on_progress=lambda p: self.update(gen, **face_view_changes(p)),
             ),
             self._face_decided,
             self._device_failed,

@@ -2,7 +2,10 @@
 
 Also the staff-only door actions: an override (open any compartment) needs a reason and is
 audited by the locker service; putting a case's result papers into a compartment for the
-resident (``flows.results.place_result``).
+resident (``flows.results.place_result``). Maintenance mode lists every device with its status
+and runs a device test on a worker thread; entering it, each test and leaving it are audited.
+A door that does not open (jammed, refused, outcome unknown) is reported by compartment and
+reason, and its case stays pending.
 
 The badge comes from a ``CardWatcher`` on the staff reader (the app wires ``badge_tapped``); the
 PIN check is the locker layer's (scrypt, lock-out after 5 wrong tries).
@@ -17,10 +20,9 @@ from typing import Any
 
 from devices.cancel import CancelToken
 from devices.errors import KioskError
-from devices.lockerboard import DoorJammed, LockOutcomeUnknown
 from flows import crashpoints
 from flows.machine import IDLE, FlowMachine
-from flows.ports import AlertPort, LockerPort
+from flows.ports import AlertPort, AuditPort, DeviceCheck, DeviceStatuses, LockerPort
 from flows.results import place_result
 from flows.view import Screen
 from locker.staff import BadgeLocked, StaffAccounts, StaffMember, UnknownBadge, WrongPin
@@ -32,15 +34,38 @@ PIN = "pin"
 PICKUPS = "pickups"
 COMPARTMENTS = "compartments"
 OPENING = "opening"
+MAINTENANCE = "maintenance"
 # Why staff open a compartment by hand; the key is what the audit log records.
 OVERRIDE_REASONS = ("door_stuck", "cleaning", "resident_request")
-# Compartment states as the staff screen colours them.
+# Compartment states as the staff screen colours them; "open" is a door being opened or standing
+# open (an unfinished unlock), whatever the compartment's state.
 TILE_STATE = {"free": "free", "reserved": "occupied", "holding": "occupied", "out_of_order": "disabled"}
+TILE_OPEN = "open"
+# Error families the staff screens have text for (every code of these is in the translation
+# tables; tests/flow_keys.py collects them); anything else is shown as "staff.action_failed".
+SHOWN_FAMILIES = ("locker", "lockers", "staff", "flow", "door")
+PICKUP_ACTIONS = ("open", "open_all", "collected", "override", "maintenance", "result", "done", "cancel")
+MAINTENANCE_ACTIONS = ("test_devices", "back", "cancel")
+# Audit actions of maintenance mode (the locker service audits the doors itself).
+AUDIT_MAINTENANCE_ENTERED = "kiosk.maintenance_entered"
+AUDIT_DEVICE_TEST = "kiosk.device_test"
+AUDIT_MAINTENANCE_LEFT = "kiosk.maintenance_left"
+
+
+def shown_key(code: str) -> str:
+    """The message key staff see for an error code: the code itself when the screens have text for it."""
+    return code if code.split(".", 1)[0] in SHOWN_FAMILIES else "staff.action_failed"
 
 
 class StaffPickupFlow(FlowMachine):
     flow_name = "staff"
-    default_timeouts: Mapping[str, float] = {PIN: 30.0, PICKUPS: 120.0, COMPARTMENTS: 120.0, OPENING: 60.0}
+    default_timeouts: Mapping[str, float] = {
+        PIN: 30.0,
+        PICKUPS: 120.0,
+        COMPARTMENTS: 120.0,
+        OPENING: 60.0,
+        MAINTENANCE: 300.0,
+    }
 
     def __init__(
         self,
@@ -49,17 +74,27 @@ class StaffPickupFlow(FlowMachine):
         lockers: LockerPort,
         submissions: SubmissionStore,
         resident_alerts: AlertPort | None = None,
+        device_statuses: DeviceStatuses | None = None,
+        check_devices: DeviceCheck | None = None,
+        audit: AuditPort | None = None,
         timeouts: Mapping[str, float] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        """``device_statuses`` and ``check_devices`` make maintenance mode available (the runtime's
+        trackers and device test); ``audit`` records what staff do there (default: the staff
+        accounts' audit log)."""
         super().__init__(timeouts=timeouts, clock=clock)
         self.staff = staff
         self.lockers = lockers
         self.submissions = submissions
         self.resident_alerts = resident_alerts
+        self.device_statuses = device_statuses
+        self.check_devices = check_devices
+        self.audit: AuditPort | None = audit if audit is not None else getattr(staff, "audit", None)
         self.badge: str | None = None
         self.member: StaffMember | None = None
         self.opened: dict[str, str] = {}  # case_code → compartment opened for collection this session
+        self.not_opened: dict[str, str] = {}  # case_code → why its door did not open this session
 
     # -- badge and PIN -------------------------------------------------------------------------------
     def badge_tapped(self, uid: str) -> None:
@@ -67,7 +102,7 @@ class StaffPickupFlow(FlowMachine):
         with self._lock:
             if self.state not in (IDLE, PIN):
                 return
-            self.badge, self.member, self.opened = uid, None, {}
+            self.badge, self.member, self.opened, self.not_opened = uid, None, {}, {}
             self.outcome = None
             self.enter(PIN, Screen.STAFF_PIN, "staff.enter_pin", actions=("pin", "cancel"))
 
@@ -78,6 +113,8 @@ class StaffPickupFlow(FlowMachine):
             self._pickups_action(action, data)
         elif state == COMPARTMENTS:
             self._compartments_action(action, data)
+        elif state == MAINTENANCE:
+            self._maintenance_action(action)
 
     def _check_pin(self, pin: str) -> None:
         assert self.badge is not None
@@ -105,6 +142,7 @@ class StaffPickupFlow(FlowMachine):
                 "committed_at": c.committed_at,
                 "deferred": list(c.deferred_papers),
                 "opened": c.case_code in self.opened,
+                "not_opened": self.not_opened.get(c.case_code),
             }
             for c in self.submissions.pending_pickups()
         ]
@@ -130,8 +168,12 @@ class StaffPickupFlow(FlowMachine):
                 "results_due": self.results_due(),
                 **params,
             },
-            actions=("open", "open_all", "collected", "override", "result", "done", "cancel"),
+            actions=self._pickup_actions(),
         )
+
+    def _pickup_actions(self) -> tuple[str, ...]:
+        """Maintenance mode only where the kiosk's devices were given (the runtime always gives them)."""
+        return tuple(a for a in PICKUP_ACTIONS if a != "maintenance" or self.device_statuses is not None)
 
     @property
     def actor(self) -> str:
@@ -154,6 +196,9 @@ class StaffPickupFlow(FlowMachine):
                 self._show_compartments("staff.compartments")
         elif action == "result":
             self._result(str(data.get("case_code", "")), str(data.get("size", "small")))
+        elif action == "maintenance" and self.device_statuses is not None:
+            self._audit(AUDIT_MAINTENANCE_ENTERED, {})
+            self._show_maintenance("maintenance.mode")
 
     def _open(self, case_codes: list[str]) -> None:
         cases = {c.case_code: c for c in self.submissions.pending_pickups()}
@@ -174,19 +219,46 @@ class StaffPickupFlow(FlowMachine):
                     self.lockers.open(compartment, case_code=code, purpose="collect", actor=actor)
                     outcome[code] = "opened"
                     self.opened[code] = compartment
+                    self.not_opened.pop(code, None)
                     crashpoints.reached("pickup.door_opened")
-                except (DoorJammed, LockOutcomeUnknown) as exc:
+                except KioskError as exc:  # jammed, refused, outcome unknown, busy, port lost …
                     outcome[code] = exc.code
-                except KioskError as exc:
-                    outcome[code] = exc.code
+                    log.warning("staff %s: compartment %s (case %s) did not open: %s", actor, compartment, code, exc)
             return outcome
 
-        self.run_blocking(
-            "open for collection",
-            work,
-            lambda outcome: self._show_pickups("staff.opened", outcome=outcome),
-            lambda exc: self._show_pickups(exc.code),
+        self.run_blocking("open for collection", work, lambda outcome: self._opened(todo, outcome), self._failed)
+
+    def _opened(self, todo: list[tuple[str, str | None]], outcome: dict[str, str]) -> None:
+        """Say which doors opened and which did not (by compartment, with the reason); those stay pending."""
+        failed = []
+        for code, compartment in todo:
+            result = outcome.get(code)
+            if result is None or result == "opened":
+                continue
+            self.not_opened[code] = shown_key(result)
+            failed.append(self._failure(str(compartment), result, case_code=code))
+        if not failed:
+            self._show_pickups("staff.opened", outcome=outcome)
+            return
+        self._show_pickups(
+            "staff.not_opened",
+            outcome=outcome,
+            failed=failed,
+            compartments=", ".join(f["compartment"] for f in failed),
         )
+
+    @staticmethod
+    def _failure(compartment: str, code: str, *, case_code: str | None = None) -> dict[str, Any]:
+        """One door that did not open, for the screen: "{compartment} 号柜：{reason}"."""
+        return {
+            "compartment": compartment,
+            "case_code": case_code,
+            "reason": shown_key(code),
+            "message": "staff.not_opened_one",
+        }
+
+    def _failed(self, exc: KioskError, **params: Any) -> None:
+        self._show_pickups(shown_key(exc.code), **params)
 
     def _collected(self, case_codes: list[str]) -> None:
         done = []
@@ -204,7 +276,11 @@ class StaffPickupFlow(FlowMachine):
 
     # -- compartment controls (override) ------------------------------------------------------------
     def _show_compartments(self, message: str, *, selected: str | None = None, reason: str | None = None) -> None:
-        tiles = [{"id": c.id, "state": TILE_STATE.get(str(c.state), "disabled")} for c in self.lockers.compartments()]
+        open_now = {t.compartment_id for t in self.lockers.unfinished() if t.state.in_progress}
+        tiles = [
+            {"id": c.id, "state": TILE_OPEN if c.id in open_now else TILE_STATE.get(str(c.state), "disabled")}
+            for c in self.lockers.compartments()
+        ]
         self.enter(
             COMPARTMENTS,
             Screen.STAFF_COMPARTMENTS,
@@ -241,7 +317,13 @@ class StaffPickupFlow(FlowMachine):
                 compartment_id, case_code=None, purpose="override", actor=actor, reason=reason.strip()
             ),
             lambda tx: self._show_pickups("staff.override_opened", compartment=compartment_id),
-            lambda exc: self._show_pickups(exc.code, compartment=compartment_id),
+            lambda exc: self._override_failed(compartment_id, exc),
+        )
+
+    def _override_failed(self, compartment_id: str, exc: KioskError) -> None:
+        log.warning("staff %s: override of compartment %s failed: %s", self.actor, compartment_id, exc)
+        self._show_pickups(
+            "staff.override_failed", failed=[self._failure(compartment_id, exc.code)], compartment=compartment_id
         )
 
     def _result(self, case_code: str, size: str) -> None:
@@ -253,8 +335,72 @@ class StaffPickupFlow(FlowMachine):
                 self.lockers, self.submissions, case_code, size, actor=actor, resident_alerts=self.resident_alerts
             ),
             lambda compartment: self._show_pickups("staff.result_placed", compartment=compartment),
-            lambda exc: self._show_pickups(exc.code, case_code=case_code),
+            lambda exc: self._failed(exc, case_code=case_code),
         )
+
+    # -- maintenance mode ---------------------------------------------------------------------------
+    def device_rows(self, results: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
+        """Every device with its status and detail (after a test: what the test got from it)."""
+        trackers = self.device_statuses() if self.device_statuses is not None else {}
+        rows = []
+        for name, tracker in trackers.items():
+            status = tracker.status
+            detail = tracker.detail
+            if results is not None and name in results:
+                detail = results[name]
+            rows.append({"device": name, "status": str(status), "detail": detail, "usable": status.usable})
+        return rows
+
+    def _show_maintenance(self, message: str, *, results: Mapping[str, str] | None = None, **params: Any) -> None:
+        self.enter(
+            MAINTENANCE,
+            Screen.MAINTENANCE,
+            message,
+            params={"staff": self.member.name if self.member else "", "devices": self.device_rows(results), **params},
+            actions=MAINTENANCE_ACTIONS if self.check_devices is not None else MAINTENANCE_ACTIONS[1:],
+        )
+
+    def _maintenance_action(self, action: str) -> None:
+        if action == "back":
+            self._audit(AUDIT_MAINTENANCE_LEFT, {})
+            self._show_pickups("staff.pickups")
+        elif action == "test_devices" and self.check_devices is not None:
+            self._test_devices(self.check_devices)
+
+    def _test_devices(self, check: DeviceCheck) -> None:
+        self.enter(
+            MAINTENANCE,
+            Screen.MAINTENANCE,
+            "maintenance.testing",
+            params={"staff": self.member.name if self.member else "", "devices": self.device_rows()},
+            actions=("cancel",),
+            busy=True,
+        )
+
+        def done(results: Mapping[str, str]) -> None:
+            rows = self.device_rows(results)
+            down = [r["device"] for r in rows if not r["usable"]]
+            self._audit(AUDIT_DEVICE_TEST, {"devices": {r["device"]: r["status"] for r in rows}})
+            if down:
+                log.warning("staff %s: device test: not working: %s", self.actor, ", ".join(down))
+                self._show_maintenance("maintenance.test_failed", results=results, count=len(down))
+            else:
+                self._show_maintenance("maintenance.test_ok", results=results)
+
+        def failed(exc: KioskError) -> None:
+            self._audit(AUDIT_DEVICE_TEST, {"error": exc.code})
+            self._show_maintenance(shown_key(exc.code))
+
+        self.run_blocking("device test", check, done, failed)
+
+    def _audit(self, action: str, detail: dict[str, Any]) -> None:
+        log.info("staff %s: %s %s", self.actor, action, detail)
+        if self.audit is None:
+            return
+        try:
+            self.audit.append(self.actor, action, detail=detail)
+        except KioskError as exc:  # the audit store failing must not strand staff on a screen
+            log.error("audit of %s by %s failed: %s", action, self.actor, exc)
 
     def on_timeout(self, state: str) -> None:
         self.end("timeout")  # staff screens never stay open unattended
@@ -265,4 +411,7 @@ class StaffPickupFlow(FlowMachine):
     def on_end(self, outcome: str) -> None:
         if self.opened:
             log.warning("staff session ended with %d compartments opened but not confirmed", len(self.opened))
+        if self.state == MAINTENANCE:
+            self._audit(AUDIT_MAINTENANCE_LEFT, {"outcome": outcome})
         self.badge, self.member = None, None
+        self.not_opened = {}

@@ -34,6 +34,7 @@ from kivy.uix.screenmanager import NoTransition, ScreenManager  # noqa: E402
 from devices.status import StatusChange, StatusTracker  # noqa: E402
 from flows.view import Screen, UserEvent, View, ViewPublisher  # noqa: E402
 from kiosk import ui_theme  # noqa: E402
+from kiosk.fonts import register_chinese_font  # noqa: E402
 from kiosk.i18n import Translator  # noqa: E402
 from kiosk.speech import Speaker  # noqa: E402
 from kiosk.widgets.camera_preview import FrameFeed, FrameSource  # noqa: E402
@@ -41,10 +42,9 @@ from kiosk.widgets.camera_preview import FrameFeed, FrameSource  # noqa: E402
 log = logging.getLogger(__name__)
 
 ROOT = Path(__file__).resolve().parents[1]
-FONT = Path("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc")  # Debian fonts-wqy-microhei; face 0 is Chinese
-FONT_FALLBACKS = (FONT, Path("/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf"))
-NO_TIMEOUT_SCREENS = {Screen.IDLE, Screen.OUT_OF_SERVICE}
-STAFF_SCREENS = {Screen.STAFF_PIN, Screen.STAFF_PICKUPS, Screen.STAFF_COMPARTMENTS, Screen.MAINTENANCE}
+# no inactivity warning: nothing to wipe, or (an open compartment door) the flow watches the door to
+# the end with its own countdown and the host ignores the time-out there
+NO_TIMEOUT_SCREENS = {Screen.IDLE, Screen.OUT_OF_SERVICE, Screen.DOOR_OPEN}
 # which services a device takes down, for the out-of-service screen
 DEVICE_SERVICES: dict[str, tuple[str, ...]] = {
     "idcard": ("identity",),
@@ -55,6 +55,10 @@ DEVICE_SERVICES: dict[str, tuple[str, ...]] = {
     "door_relay": ("deposit", "pickup"),
     "door_reader": ("pickup",),
 }
+# what the idle screen's buttons need: still offered on the out-of-service screen while these are up
+ACTION_SERVICES: dict[str, tuple[str, ...]] = {"start": ("identity", "deposit"), "pickup": ("pickup",)}
+# screens between residents: a device going down replaces them with the out-of-service screen
+BETWEEN_RESIDENTS = {Screen.IDLE, Screen.OUT_OF_SERVICE}
 
 
 class FlowHost(Protocol):
@@ -185,8 +189,17 @@ class DeviceWatch:
             for s in DEVICE_SERVICES.get(p["device"], ("all",)):
                 if s not in services:
                     services.append(s)
+        offered = tuple(
+            action
+            for action, needs in ACTION_SERVICES.items()
+            if "all" not in services and not any(n in services for n in needs)
+        )
         view = View(
-            Screen.OUT_OF_SERVICE, "device_down", "oos.device_down", {"devices": problems, "services": services}
+            Screen.OUT_OF_SERVICE,
+            "device_down",
+            "oos.device_down",
+            {"devices": problems, "services": services},
+            offered,  # e.g. results can still be fetched while only the document camera is down
         )
         self._last = (problems, view)
         return view
@@ -254,18 +267,16 @@ class KioskApp(App):
         self.feeds: dict[str, FrameFeed] = {}
         self.shown: View | None = None  # what is on screen now (the flow's view or the app's OOS view)
         self._latest: View = host.publisher.view
+        self._flow_screen: Screen | None = None  # the flow's screen at the last render
         self._warning: ModalView | None = None
         self._last_spoken: tuple[str, str] | None = None
         self.title = "kiosk"
 
     # --- building -------------------------------------------------------------------------
     def build(self) -> ScreenManager:
-        from kivy.core.text import DEFAULT_FONT, LabelBase
         from kivy.core.window import Window
 
-        font = next((f for f in FONT_FALLBACKS if f.exists()), None)
-        if font is not None:
-            LabelBase.register(DEFAULT_FONT, str(font))
+        register_chinese_font()
         self._apply_metrics()
         Window.bind(size=lambda *_: self._apply_metrics(), on_touch_down=self._activity)
         Window.clearcolor = ui_theme.BACKGROUND
@@ -333,6 +344,15 @@ class KioskApp(App):
         if feed is not None:
             feed.stop()
 
+    def _reset_for_next_resident(self) -> None:
+        """Back at idle: the next resident starts in the configured language and text size."""
+        if self.translator.language != self.settings.language:
+            self.translator.language = self.settings.language
+            self.language = self.translator.language
+        if self.large_text != self.settings.large_text:
+            self.large_text = self.settings.large_text
+            self._apply_metrics()
+
     def toggle_language(self) -> None:
         self.watcher.poke()
         self.translator.language = self.translator.toggled()
@@ -355,9 +375,14 @@ class KioskApp(App):
         Clock.schedule_once(lambda _dt: self._render(), 0)
 
     def current_view(self) -> View:
-        """The flow's view, or the out-of-service view while a needed device is down (staff screens stay)."""
+        """The flow's view, or, between residents, the out-of-service view while a needed device is down.
+
+        A resident in the middle of a step keeps the flow's screen (a receipt with its pickup code,
+        an open door): the flow itself meets the device's error and ends with its own message, and
+        the out-of-service screen comes when the kiosk is back at idle. Staff screens always stay.
+        """
         view = self._latest
-        if view.screen not in STAFF_SCREENS:
+        if view.screen in BETWEEN_RESIDENTS:
             oos = self.devices.view()
             if oos is not None:
                 return oos
@@ -369,6 +394,10 @@ class KioskApp(App):
             return  # e.g. a device went busy and back: nothing to redraw
         if view is not self.shown:
             self.watcher.poke()  # the flow moved on: that is activity too
+        flow_screen = self._latest.screen  # the flow's own screen, even under the out-of-service one
+        if flow_screen is Screen.IDLE and self._flow_screen not in (None, Screen.IDLE):
+            self._reset_for_next_resident()
+        self._flow_screen = flow_screen
         self.shown = view
         screen = self.sm.get_screen(view.screen.value)
         screen.show(view, self)
@@ -600,6 +629,11 @@ def demo_views(now: float | None = None) -> dict[Screen, View]:
                 "service_zh": "社会保障卡补领",
                 "service_en": "Social security card replacement",
                 "qr_payload": "KIOSK-CASE:K7QF2M9X",
+                "deferred_papers": [
+                    {"name_zh": "一寸彩色照片", "name_en": "Recent 1-inch colour photo"}
+                ],
+                "printing": False,
+                "printed": True,
             },
             ("done",),
             deadline=now + 30,

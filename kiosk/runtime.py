@@ -17,7 +17,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +47,8 @@ class DeviceSlot:
 
     ``connect`` opens the device and talks to it (returns a one-line description); ``check`` is
     the idle health probe (None: the device watches itself, e.g. a camera grabber or the locker
-    service's door poller); ``disconnect`` releases it before a reconnect and at the end.
+    service's door poller); ``probe`` is staff's "test devices" for a working device (default:
+    ``check``); ``disconnect`` releases it before a reconnect and at the end.
     """
 
     def __init__(
@@ -57,6 +58,7 @@ class DeviceSlot:
         *,
         driver_status: Callable[[], StatusTracker | None],
         check: Callable[[], str] | None = None,
+        probe: Callable[[], str] | None = None,
         reset: Callable[[], None] | None = None,
         disconnect: Callable[[], None] | None = None,
         mirror: bool = False,
@@ -64,6 +66,7 @@ class DeviceSlot:
         self.name = name
         self.connect_fn = connect
         self.check_fn = check
+        self.probe_fn = probe or check
         self.reset_fn = reset
         self.disconnect_fn = disconnect
         self.mirror = mirror  # the driver heals itself (a CardWatcher): always show its status
@@ -136,16 +139,37 @@ class DeviceSlot:
         """Probe an idle device; a silent one goes OFFLINE (and is reconnected next round)."""
         if self.check_fn is None or not self.healthy:
             return
+        self._probe(self.check_fn, "idle check")
+
+    def _probe(self, fn: Callable[[], str], what: str) -> str:
+        """Run a probe; a failure takes the device OFFLINE. Returns its answer or the error."""
         try:
-            self.check_fn()
+            return str(fn())
         except DeviceError as exc:
             self.healthy = False
-            log.warning("%s failed its idle check: %s", self.name, exc)
+            log.warning("%s failed its %s: %s", self.name, what, exc)
             self.tracker.set(DeviceStatus.OFFLINE, exc.message)
+            return exc.message
         except Exception as exc:
-            log.exception("%s: idle check failed unexpectedly", self.name)
+            log.exception("%s: %s failed unexpectedly", self.name, what)
             self.healthy = False
             self.tracker.set(DeviceStatus.OFFLINE, f"unexpected error: {exc!r}")
+            return f"unexpected error: {exc!r}"
+
+    def test(self) -> str:
+        """Staff's "test devices": reopen a lost device, probe a working one; one line about it.
+
+        The tracker shows the outcome (OFFLINE when the device did not answer).
+        """
+        if self.mirror:
+            self.follow()
+            return self.tracker.detail
+        if not self.healthy:
+            self.connect()
+            return self.tracker.detail
+        if self.probe_fn is None:
+            return self.tracker.detail
+        return self._probe(self.probe_fn, "device test")
 
     def close(self) -> None:
         self.healthy = False
@@ -156,6 +180,25 @@ class DeviceSlot:
             with contextlib.suppress(Exception):
                 self.disconnect_fn()
         self.tracker.set(DeviceStatus.OFFLINE, "stopped")
+
+
+def check_slots(slots: Mapping[str, DeviceSlot], cancel: CancelToken | None = None) -> dict[str, str]:
+    """Test every device side by side (one silent device costs one time-out, not one each).
+
+    Returns one line per device tested; a cancel stops waiting (the probes finish on their own).
+    """
+    results: dict[str, str] = {}
+
+    def run(slot: DeviceSlot) -> None:
+        results[slot.name] = slot.test()
+
+    threads = [threading.Thread(target=run, args=(s,), name=f"test-{s.name}", daemon=True) for s in slots.values()]
+    for t in threads:
+        t.start()
+    for t in threads:
+        while t.is_alive() and not (cancel is not None and cancel.cancelled):
+            t.join(0.1)
+    return {name: results[name] for name in slots if name in results}
 
 
 class CameraSlot:
@@ -259,6 +302,10 @@ class KioskRuntime:
         """One stable StatusTracker per device, for the app's out-of-service switch."""
         return {name: slot.tracker for name, slot in self.slots.items()}
 
+    def check_devices(self, cancel: CancelToken | None = None) -> dict[str, str]:
+        """Staff's "test devices" in maintenance mode: probe every device now, reopen the lost ones."""
+        return check_slots(self.slots, cancel)
+
     def required_devices(self) -> tuple[str, ...]:
         """What takes the touchscreen out of service: ``[ui] required_devices`` or the residents' devices."""
         required = _setting(self.cfg.ui, "required_devices", None)
@@ -354,6 +401,9 @@ class KioskRuntime:
             lockers=self.lockers,
             submissions=self.store.submissions,
             resident_alerts=self.resident_outbox,
+            device_statuses=self.trackers,
+            check_devices=self.check_devices,
+            audit=self.store.audit,
         )
         frame_sizes = {name: (c.dev.width, c.dev.height) for name, c in self.cameras.items()}
         self.host = KioskHost(
@@ -443,19 +493,21 @@ class KioskRuntime:
         self.drivers["locker"] = bus
         self.lockers = LockerService.from_config(self.store.db, bus, self.store.audit, self.outbox, cfg.lockers)
         self.slots["locker"] = DeviceSlot(
-            "locker", self._open_lockers, driver_status=lambda: bus.status, disconnect=bus.close
+            "locker", self._open_lockers, driver_status=lambda: bus.status, probe=bus.probe, disconnect=bus.close
         )
         for name in ("face_camera", "document_camera"):
             camera_cfg = cfg.devices[name]
             assert isinstance(camera_cfg, CameraConfig)
             cam = CameraSlot(cfg, camera_cfg)
             self.cameras[name] = cam
-            self.slots[name] = DeviceSlot(name, cam.connect, driver_status=cam.status, disconnect=cam.disconnect)
+            self.slots[name] = DeviceSlot(
+                name, cam.connect, driver_status=cam.status, probe=cam.connect, disconnect=cam.disconnect
+            )
         printer = self._make_printer()
         if printer is not None:
             self.drivers["printer"] = printer
             self.slots["printer"] = DeviceSlot(
-                "printer", printer.probe, driver_status=lambda: printer.status, check=None
+                "printer", printer.probe, driver_status=lambda: printer.status, check=None, probe=printer.probe
             )
         relay_cfg = cfg.devices.get("door_relay")
         if relay_cfg is not None and "door_relay" in enabled:
@@ -467,6 +519,7 @@ class KioskRuntime:
                     "door_relay",
                     self._opener(relay),
                     driver_status=lambda: relay.status,
+                    probe=getattr(relay, "probe", None),
                     reset=relay.close,
                     disconnect=relay.close,
                 )
@@ -593,4 +646,4 @@ class KioskRuntime:
                 slot.health_check()
 
 
-__all__ = ["DEMO_BADGE", "DEMO_PIN", "CameraSlot", "DeviceSlot", "KioskRuntime", "SlotFrames"]
+__all__ = ["DEMO_BADGE", "DEMO_PIN", "CameraSlot", "DeviceSlot", "KioskRuntime", "SlotFrames", "check_slots"]

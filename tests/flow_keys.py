@@ -2,8 +2,10 @@
 
 Collected three ways so a new message cannot slip past: string literals in ``flows/`` and the host
 that look like keys of the published namespaces, the enums whose values the flows publish as they
-are (face hints and rejections, document retake reasons), and the ``code`` of every error class a
-flow shows verbatim (card read failures, fingerprint "press again", staff and locker refusals).
+are (face hints and rejections, document retake reasons, device statuses and device names in
+maintenance mode), and the ``code`` of every error class a flow shows verbatim (card read
+failures, fingerprint "press again", staff and locker refusals, every locker-board failure a staff
+door action can meet).
 """
 
 from __future__ import annotations
@@ -14,10 +16,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 PREFIXES = (
     "card", "face", "fingerprint", "guide", "document", "locker", "lockers", "door", "receipt", "flow",
-    "staff", "results", "idle", "oos",
+    "staff", "results", "idle", "oos", "maintenance",
 )
 _LITERAL = re.compile(r"[\"']((?:" + "|".join(PREFIXES) + r")\.[a-z_]+(?:\.[a-z_]+)*)[\"']")
-_ACTIONS = re.compile(r"actions=\(([^)]*)\)|idle_actions = \(([^)]*)\)")
+_ACTIONS = re.compile(r"actions=\(([^)]*)\)|idle_actions = \(([^)]*)\)|[A-Z_]+_ACTIONS = \(([^)]*)\)")
 _QUOTED = re.compile(r"\"([a-z_]+)\"")
 SOURCES = ("flows/*.py", "kiosk/host.py")
 NO_VIEWS = {"door_entry.py", "crashpoints.py", "recovery.py"}  # publish no View (audit kinds, test hooks)
@@ -43,6 +45,11 @@ def enum_keys() -> set[str]:
 
     keys = {i.value for i in FaceInstruction} | {r.value for r in FaceRejectReason}
     keys |= {f"document.retake.{r.value}" for r in RetakeReason}
+    # maintenance mode lists every configurable device with its status
+    from devices.status import DeviceStatus
+    from kiosk.config import ALL_DEVICES
+
+    keys |= {f"status.{s.value}" for s in DeviceStatus} | {f"device.{d}" for d in ALL_DEVICES}
     return keys
 
 
@@ -59,17 +66,31 @@ def error_keys() -> set[str]:
     import flows.errors  # noqa: F401
     import locker.errors  # noqa: F401
     import locker.staff  # noqa: F401
+    from devices import errors as device_errors
     from devices.fingerprint import FingerprintUserError
     from devices.idcard.errors import IdCardError
-    from devices.lockerboard import DoorJammed, LockOutcomeUnknown
+    from devices.lockerboard import DoorJammed, LockerError, LockOutcomeUnknown
     from flows.errors import FlowError
     from locker.compartments import LockerServiceError
     from locker.staff import StaffError
 
-    classes = {IdCardError, StaffError, LockerServiceError, FlowError, DoorJammed, LockOutcomeUnknown}
-    for base in (IdCardError, FingerprintUserError, StaffError, LockerServiceError, FlowError):
+    classes = {IdCardError, StaffError, LockerServiceError, FlowError, DoorJammed, LockOutcomeUnknown, LockerError}
+    # LockerError: the staff flow shows any locker-board failure of a door action by its code
+    for base in (IdCardError, FingerprintUserError, StaffError, LockerServiceError, FlowError, LockerError):
         classes |= _subclasses(base)
-    return {c.code for c in classes if isinstance(getattr(c, "code", None), str)}
+    # the card prompt shows whatever the reader raised: the shared device errors too
+    shared = vars(device_errors).values()
+    classes |= {c for c in shared if isinstance(c, type) and c.__module__ == device_errors.__name__}
+    codes = {c.code for c in classes if isinstance(getattr(c, "code", None), str)}
+    return codes | instance_codes()
+
+
+def instance_codes() -> set[str]:
+    """Codes given to one error where it is raised (``code="idcard.bad_command"``), not on its class."""
+    found: set[str] = set()
+    for path in sorted((ROOT / "devices" / "idcard").glob("*.py")):
+        found |= set(re.findall(r"code=\"([a-z_]+\.[a-z_]+)\"", path.read_text(encoding="utf-8")))
+    return found
 
 
 def action_keys() -> set[str]:

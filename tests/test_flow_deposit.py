@@ -26,7 +26,7 @@ from devices.document.synthetic import a4_photo, empty_photo
 from devices.face import FaceCheckConfig
 from flows.deposit import DepositFlow
 from flows.machine import ENDED, IDLE
-from flows.view import Screen
+from flows.view import Screen, View
 from locker.submissions import CaseState, PaperStatus
 
 
@@ -297,3 +297,32 @@ def test_the_live_outline_follows_the_paper_and_captured_pages_show_as_thumbnail
     press(flow, "skip")
     wait_step(flow, "size")
     wait_until(lambda: not any(o.thread.is_alive() for o in flow.outliners), 5, "outline loops stopped")
+
+
+def test_the_face_and_fingerprint_screens_show_progress_and_tell_when_to_lift(rig: Rig) -> None:
+    flow = rig.deposit()
+    seen: list[tuple[str, int, int]] = []
+    bars: dict[str, list[float]] = {"face": [], "fingerprint": []}
+
+    def watch(v: View) -> None:
+        if v.step in bars and v.progress is not None:
+            bars[v.step].append(v.progress)
+        if v.step == "fingerprint":
+            seen.append((v.message, v.params.get("capture"), v.params.get("done")))
+
+    flow.publisher.subscribe(watch)
+    person = Resident(rig)
+    press(flow, "start")
+    person.place_card("zhang_san")
+    confirm_identity(flow)
+    wait_until(lambda: flow.state == "fingerprint", 20, "face accepted")
+    person.enrol_finger()
+    wait_step(flow, "guide")
+    steps = [s for i, s in enumerate(seen) if i == 0 or s != seen[i - 1]]
+    assert steps[0] == ("fingerprint.place_first", 1, 0)
+    want = [("fingerprint.lift", 1, 1), ("fingerprint.again", 2, 1), ("fingerprint.again", 2, 2)]
+    it = iter(steps)
+    assert all(any(s == w for s in it) for w in want), steps  # in this order
+    # a progress bar from the first view of each step: face found, matched, blinked; both captures
+    assert bars["face"][0] == 0.0 and max(bars["face"]) == 1.0 and 0.4 in bars["face"], bars["face"]
+    assert bars["fingerprint"][0] == 0.0 and bars["fingerprint"][-1] == 1.0 and 0.5 in bars["fingerprint"]

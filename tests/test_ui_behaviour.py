@@ -46,16 +46,47 @@ def test_idle_timeout_warns_then_sends_timeout(tmp_path: Path) -> None:
 
 
 @pytest.mark.timeout(90)
-def test_out_of_service_follows_device_status(tmp_path: Path) -> None:
+def test_out_of_service_follows_device_status_between_residents(tmp_path: Path) -> None:
     seen = _run("oos", tmp_path)
-    assert seen["before"] == "identity"
+    assert seen["before"] == "idle"
     assert seen["while_down"] == "out_of_service"
     assert "身份证阅读器" in seen["down_text"] and "no answer on ttyUSB0" in seen["down_text"]
     assert "离线" in seen["down_text"]
-    assert seen["flow_moved_while_down"] == "out_of_service"
+    assert seen["offered_while_card_down"] == ["pickup"]  # no deposit without the card, results still
     assert seen["staff_while_down"] == "maintenance"
-    assert seen["busy"] == "identity"
-    assert seen["after_recovery"] == "identity"
+    assert seen["busy"] == "idle"
+    assert seen["after_recovery"] == "idle"
+    assert seen["resident_screen_while_down"] == "receipt"  # the pickup code stays on screen
     assert seen["locker_down"] == "out_of_service"
     assert "智能柜" in seen["locker_text"] and "硬件故障" in seen["locker_text"]
-    assert seen["locker_back"] == "identity"
+    assert seen["offered_while_locker_down"] == []
+    assert seen["locker_back"] == "idle"
+
+
+@pytest.mark.timeout(90)
+def test_the_next_resident_starts_in_chinese_at_normal_size_and_an_open_door_is_not_nagged(tmp_path: Path) -> None:
+    seen = _run("session", tmp_path)
+    assert seen["during"] == ["en", True]
+    assert "Printing your receipt" in seen["receipt_text"] or "receipt is printed" in seen["receipt_text"]
+    assert "Please bring later" in seen["receipt_text"] and "1-inch" in seen["receipt_text"]
+    assert seen["next_resident"] == ["zh", False]
+    assert "开始办理" in seen["idle_text"]  # the idle screen in Chinese again
+    assert seen["door_warning"] is False and "timeout" not in seen["door_events"]
+
+
+@pytest.mark.timeout(90)
+def test_staff_pickups_screen_offers_override_and_maintenance_buttons(tmp_path: Path) -> None:
+    seen = _run("staff", tmp_path)
+    # both actions of the real staff flow are buttons in the pickups screen's action bar
+    assert {"override", "maintenance"} <= set(seen["pickups_actions"])
+    assert "强制开柜" in seen["pickups_bar"] and "维护模式" in seen["pickups_bar"]
+    # a touch on "强制开柜" sends the bare override: the flow shows the compartment controls
+    assert seen["override_event"] == [{}]
+    assert any(t.startswith("S01") for t in seen["tiles"]) and any(t.startswith("M01") for t in seen["tiles"])
+    # a touch on "维护模式" shows every device with its status; the card reader is down
+    assert "身份证阅读器" in seen["maintenance_text"] and "离线" in seen["maintenance_text"]
+    assert "no answer on ttyUSB0" in seen["maintenance_text"] and "智能柜" in seen["maintenance_text"]
+    assert "检测设备" in seen["maintenance_bar"] and "返回" in seen["maintenance_bar"]
+    assert "still no answer" in seen["tested_text"] and "1 台设备" in seen["tested_text"]
+    assert seen["events"] == ["override", "back", "maintenance", "test_devices", "back"]
+    assert seen["audit"] == ["kiosk.maintenance_entered", "kiosk.device_test", "kiosk.maintenance_left"]

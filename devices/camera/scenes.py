@@ -1,10 +1,13 @@
 """What the camera simulator shows: a table of named scenes, plus pictures loaded from a path.
 
 A scene is a LIST of BGR frames played in a loop, so a still is a one-frame scene and a recorded
-sequence (a blink for the liveness check, supplied later by the vision team as a folder of images
-or a short video) plays exactly like a live camera would deliver it. Face scenes are built from the
-small face photos in ``assets/sim/camera``; the empty room and the document page are drawn here at
-run time so that no large picture is stored in the repository.
+sequence (a folder of images or a short video) plays exactly like a live camera would deliver it.
+Face scenes are built from the small face photos in ``assets/sim/camera``; the empty room and the
+document page are drawn here at run time so that no large picture is stored in the repository.
+
+The ``blink_<photo>`` scenes are recorded blinks (``tests/data/face_sequences/synth.py``), one per
+single-face photo; the face check's liveness needs one. ``blink_scene_for_card_photo`` picks the
+one to show for an ID card: the same person from ANOTHER photo, so the face match is a real one.
 """
 
 from __future__ import annotations
@@ -267,6 +270,45 @@ SCENES: dict[str, Scene] = {
         ),
     )
 }
+
+
+# recorded blinks: scene name → folder under ASSETS (obama_1's folder keeps its older name)
+BLINK_FOLDERS = {
+    "blink_obama_1": "blink_card_holder",
+    "blink_obama_2": "blink_obama_2",
+    "blink_biden_1": "blink_biden_1",
+    "blink_biden_2": "blink_biden_2",
+}
+# the photos of one person (tests/data/faces/SOURCE.md): person A is obama_*, person B biden_*
+PERSON_OF_PHOTO = {"obama_1": "A", "obama_2": "A", "biden_1": "B", "biden_2": "B"}
+
+
+def _blink_scene(name: str, folder: str) -> Scene:
+    photo = name.removeprefix("blink_")
+    return Scene(
+        name,
+        f"person {PERSON_OF_PHOTO[photo]} ({photo}) looking at the camera and blinking once",
+        lambda size: load_path(ASSETS / folder, size),
+    )
+
+
+SCENES.update({name: _blink_scene(name, folder) for name, folder in BLINK_FOLDERS.items()})
+
+
+def blink_scene_for_card_photo(photo: object) -> str | None:
+    """The blink scene for an ID card whose photo is ``photo`` (a card photo's path or stem,
+    e.g. ``assets/sim/idcard/biden_1.png``): the same person blinking, recorded from another photo
+    of them when there is one. None when the photo is not one of the known faces (no photo, pixels
+    handed over directly, another file).
+    """
+    if not isinstance(photo, str | Path):
+        return None
+    stem = Path(str(photo)).stem
+    person = PERSON_OF_PHOTO.get(stem)
+    if person is None:
+        return None
+    others = [p for p, who in PERSON_OF_PHOTO.items() if who == person and p != stem]
+    return f"blink_{(others or [stem])[0]}"
 
 
 def build_scene(name: str, size: Size | None = None) -> list[np.ndarray]:

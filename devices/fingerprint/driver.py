@@ -558,16 +558,23 @@ class FingerprintSensor:
         cancel: CancelToken | None = None,
         *,
         page: int | None = None,
+        on_step: Callable[[str], None] | None = None,
     ) -> bytes:
         """Two captures with a lift between, combined into the 512-byte template.
 
         ``timeout`` applies to each wait for the person. With ``page`` the template is also stored
         in the sensor's library. FingerprintEnrollMismatch when the two captures differ.
+        ``on_step`` hears "first_captured", "lifted" and "second_captured" as they happen, so the
+        screen can tell the resident to lift the finger and press again.
         """
+        step = on_step or (lambda _what: None)
         with self._busy("enroll"):
             self.capture(BUFFER_1, timeout, cancel)
+            step("first_captured")
             self.wait_finger_lifted(timeout, cancel)
+            step("lifted")
             self.capture(BUFFER_2, timeout, cancel)
+            step("second_captured")
             self.reg_model(cancel=cancel)
             template = self.up_char(BUFFER_1, cancel=cancel)
             if page is not None:

@@ -22,6 +22,7 @@ from kivy.uix.scrollview import ScrollView  # noqa: E402
 from kivy.uix.spinner import Spinner  # noqa: E402
 from kivy.uix.stacklayout import StackLayout  # noqa: E402
 
+from kiosk.fonts import register_chinese_font  # noqa: E402
 from kiosk.panel.control import HELP, PanelButton, PanelControl  # noqa: E402
 
 ROW = 56  # px; the panel is a developer's desktop window, not the kiosk touchscreen
@@ -41,6 +42,7 @@ class PanelApp(App):
         self.log: list[str] = []
 
     def build(self) -> BoxLayout:
+        register_chinese_font()  # card holders' names and the help line are Chinese
         root = BoxLayout(orientation="vertical", padding=8, spacing=6)
         top = BoxLayout(size_hint_y=None, height=ROW, spacing=6)
         top.add_widget(_label(f"control socket: {self.control.path}"))

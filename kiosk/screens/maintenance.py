@@ -1,4 +1,8 @@
-"""Maintenance mode for staff: every device with its status and detail."""
+"""Maintenance mode for staff: every device with its status and detail (after a device test: its answer).
+
+The staff flow publishes it from the pickups screen's "maintenance" button; "test devices" and
+"back" are the View's actions (the action bar).
+"""
 
 from __future__ import annotations
 
@@ -14,7 +18,7 @@ STATUS_COLOUR = {"online": ui_theme.OK, "busy": ui_theme.PRIMARY, "user_error": 
 class MaintenanceBody(ScreenBody):
     def show(self, view: View, app: UiContext) -> None:
         ids = self.ids
-        ids.title.text = app.tr(view.message or "maintenance.mode")
+        ids.title.text = app.tr(view.message or "maintenance.mode", **view.params)
         ids.devices_title.text = app.tr("maintenance.devices")
         grid = ids.devices
         grid.clear_widgets()

@@ -23,7 +23,25 @@ class ReceiptBody(ScreenBody):
         elif qr and qr != self._qr_text:
             ids.qr.texture = texture_from_bgr(qr_image(str(qr)))
             self._qr_text = str(qr)
-        ids.scan.text = app.tr("receipt.scan") if qr is not None else ""
+        lines = [app.tr("receipt.scan")] if qr is not None else []
+        if "printing" in p:
+            lines.append(app.tr(_printer_key(p)))
+        ids.scan.text = "\n".join(lines)
+        lang = getattr(app, "language", "zh")
+        later = [str(d.get(f"name_{lang}") or d.get("name_zh", "")) for d in p.get("deferred_papers", [])]
+        sep = "、" if lang == "zh" else ", "
+        ids.later.text = app.tr("receipt.bring_later", papers=sep.join(later)) if later else ""
+
+
+def _printer_key(p: dict) -> str:
+    """What the resident should do about the paper receipt (keep the code when none comes out)."""
+    if p.get("printing"):
+        return "receipt.printing"
+    if p.get("printed"):
+        return "receipt.printed"
+    if p.get("print_failed"):
+        return "receipt.print_failed"
+    return "receipt.no_printer"
 
 
 class ReceiptScreen(KioskScreen):

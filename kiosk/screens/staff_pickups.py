@@ -2,7 +2,10 @@
 
 Rows come from the staff flow's View: ``pending`` (committed cases: open its compartment, then
 confirm "collected") and ``results_due`` (collected cases: put the result in a compartment for the
-resident). The demo host's older ``pickups`` rows are shown the same way.
+resident). The demo host's older ``pickups`` rows are shown the same way. Doors that did not open
+are listed under the title by compartment with the reason (``failed``), and their rows say why.
+"open" / "collected" / "result" are drawn per row; "open all", "override" (the compartment
+controls), "maintenance", "done" and "cancel" are the action bar's.
 """
 
 from __future__ import annotations
@@ -29,11 +32,16 @@ def _since(value: Any) -> str:
 
 
 class StaffPickupsBody(ScreenBody):
-    custom_actions = ("open", "collected", "result", "override")
+    custom_actions = ("open", "collected", "result")
 
     def show(self, view: View, app: UiContext) -> None:
         ids = self.ids
-        ids.message.text = app.tr(view.message or "staff.pickups", **view.params)
+        lines = [app.tr(view.message or "staff.pickups", **view.params)]
+        for f in view.params.get("failed", []):
+            reason = app.tr(str(f.get("reason", "")))
+            lines.append(app.tr(str(f.get("message", "staff.not_opened_one")), compartment=f.get("compartment"),
+                                reason=reason))
+        ids.message.text = "\n".join(lines)
         grid = ids.rows
         grid.clear_widgets()
         grid.cols = len(COLUMNS) + 1
@@ -47,8 +55,10 @@ class StaffPickupsBody(ScreenBody):
             case = row.get("case_code", row.get("case", ""))
             name = row.get("name_masked", row.get("name", ""))
             since = _since(row.get("committed_at", row.get("since", "")))
-            for text in (str(row.get("compartment", "")), f"{case}\n{name}", since):
-                grid.add_widget(self._cell(text, font, ui_theme.TEXT))
+            why = row.get("not_opened")
+            case_text = f"{case}\n{name}" + (f"\n{app.tr(str(why))}" if why else "")
+            for text in (str(row.get("compartment", "")), case_text, since):
+                grid.add_widget(self._cell(text, font, ui_theme.DANGER if why else ui_theme.TEXT))
             if row.get("opened"):
                 button = BigButton(text=app.tr("action.collected"))
                 button.disabled = "collected" not in view.actions

@@ -130,7 +130,8 @@ class CameraPreview(Widget):
             self._bg = Rectangle(pos=self.pos, size=self.size)
             Color(1, 1, 1, 1)
             self._rect = Rectangle(pos=self.pos, size=(0, 0))
-        self.bind(pos=self._layout, size=self._layout, face_box=self._overlay, page_quad=self._overlay)
+        self._overlay_due = False
+        self.bind(pos=self._layout, size=self._layout, face_box=self._overlay_later, page_quad=self._overlay_later)
 
     def attach(self, feed: FrameFeed | None) -> None:
         """Show this feed (None: a dark box) and start polling it at ``fps``."""
@@ -152,6 +153,7 @@ class CameraPreview(Widget):
         if frame is None or seq == self._seq:
             return
         self._seq = seq
+        self._overlay_due = False  # _layout below redraws it with this frame
         self._texture = blit(self._texture, frame)
         self._rect.texture = self._texture
         self.frames_shown += 1
@@ -175,6 +177,25 @@ class CameraPreview(Widget):
     def _point(self, fx: float, fy: float) -> tuple[float, float]:
         x, y, w, h = self._image_rect()
         return x + fx * w, y + (1.0 - fy) * h
+
+    def _overlay_later(self, *_: object) -> None:
+        """A new outline is drawn with the next camera frame, not on its own.
+
+        Progress Views (face box, page outline) arrive between camera frames; drawing each at once
+        would add a whole-window redraw per View on top of the 15 per second of the preview, which
+        on a software-rendered screen is what makes the preview stutter. With no frames coming
+        (no feed, or a camera that stopped) it is drawn on the next clock tick instead.
+        """
+        self._overlay_due = True
+        if self._event is None:
+            Clock.schedule_once(self._overlay_if_due, 0)
+        else:
+            Clock.schedule_once(self._overlay_if_due, 2.0 / max(self.fps, 1.0))  # the frame did not come
+
+    def _overlay_if_due(self, *_: object) -> None:
+        if self._overlay_due:
+            self._overlay_due = False
+            self._overlay()
 
     def _overlay(self, *_: object) -> None:
         self.canvas.after.clear()

@@ -1,6 +1,6 @@
 """Idle-timeout and out-of-service behaviour of the running app, headless.
 
-Usage: behaviour.py timeout|oos RESULT_JSON — writes what it observed as JSON for the pytest side.
+Usage: behaviour.py timeout|oos|session|staff RESULT_JSON — writes what it observed as JSON for the pytest side.
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ def timeout_steps(app: KioskApp, host: DemoHost, seen: dict):  # type: ignore[no
 
 
 def oos_steps(app: KioskApp, host: DemoHost, trackers: dict[str, StatusTracker], seen: dict):  # type: ignore[no-untyped-def]
-    host.show(Screen.IDENTITY)
+    host.show(Screen.IDLE)
     yield 0.3
     seen["before"] = app.sm.current
     worker = threading.Thread(target=trackers["idcard"].set, args=(DeviceStatus.OFFLINE, "no answer on ttyUSB0"))
@@ -64,13 +64,11 @@ def oos_steps(app: KioskApp, host: DemoHost, trackers: dict[str, StatusTracker],
     yield 0.3
     seen["while_down"] = app.sm.current
     seen["down_text"] = _texts(app.sm.current_screen)
-    host.show(Screen.FACE)  # the flow moves on meanwhile: still out of service
-    yield 0.3
-    seen["flow_moved_while_down"] = app.sm.current
+    seen["offered_while_card_down"] = list(app.shown.actions)  # results can still be fetched
     host.show(Screen.MAINTENANCE)  # staff can still work
     yield 0.3
     seen["staff_while_down"] = app.sm.current
-    host.show(Screen.IDENTITY)
+    host.show(Screen.IDLE)
     yield 0.2
     trackers["idcard"].set(DeviceStatus.BUSY)  # busy is usable
     yield 0.2
@@ -78,23 +76,60 @@ def oos_steps(app: KioskApp, host: DemoHost, trackers: dict[str, StatusTracker],
     trackers["idcard"].set(DeviceStatus.ONLINE)
     yield 0.3
     seen["after_recovery"] = app.sm.current
+    # a resident holding a receipt is not interrupted: the out-of-service screen waits for idle
+    host.show(Screen.RECEIPT)
+    yield 0.3
     trackers["locker"].set(DeviceStatus.HARDWARE_ERROR, "board 1 not answering")
+    yield 0.3
+    seen["resident_screen_while_down"] = app.sm.current
+    host.show(Screen.IDLE)  # the resident pressed "done"
     yield 0.3
     seen["locker_down"] = app.sm.current
     seen["locker_text"] = _texts(app.sm.current_screen)
+    seen["offered_while_locker_down"] = list(app.shown.actions)
     trackers["locker"].set(DeviceStatus.ONLINE)
     yield 0.3
     seen["locker_back"] = app.sm.current
 
 
+def session_steps(app: KioskApp, host: DemoHost, seen: dict):  # type: ignore[no-untyped-def]
+    """What one resident changed is gone for the next; no false warning at an open door."""
+    host.show(Screen.GUIDE)
+    yield 0.3
+    app.toggle_language()
+    app.toggle_large_text()
+    yield 0.3
+    seen["during"] = (app.language, app.large_text)
+    host.show(Screen.RECEIPT)
+    yield 0.3
+    seen["receipt_text"] = _texts(app.sm.current_screen)
+    host.show(Screen.IDLE)
+    yield 0.3
+    seen["next_resident"] = (app.language, app.large_text)
+    seen["idle_text"] = _texts(app.sm.current_screen)
+    host.show(Screen.DOOR_OPEN)
+    for _ in range(40):  # well past the 1.5 s inactivity time-out
+        yield 0.05
+    seen["door_warning"] = app.warning_shown
+    seen["door_events"] = [e.action for e in host.events]
+
+
 def main() -> None:
     mode, result = sys.argv[1], Path(sys.argv[2])
     configure_kivy(ui_theme.window_size("portrait", 0.4))
+    if mode == "staff":  # the real staff flow behind the app: tests/ui_support/staff_behaviour.py
+        from staff_behaviour import run_staff
+
+        run_staff(result)
+        return
     host = DemoHost()
     seen: dict = {}
     if mode == "timeout":
         app = KioskApp(host, UiSettings(language="zh", speech=False, idle_timeout=1.5, idle_warning=1.0))
         steps = timeout_steps(app, host, seen)
+    elif mode == "session":
+        app = KioskApp(host, UiSettings(language="zh", speech=False, idle_timeout=1.5, idle_warning=1.0))
+        steps = session_steps(app, host, seen)
     else:
         trackers = {n: StatusTracker(n, DeviceStatus.ONLINE) for n in ("idcard", "locker")}
         app = KioskApp(host, UiSettings(language="zh", speech=False, idle_timeout=3600), devices=trackers)

@@ -30,11 +30,11 @@ def main() -> None:
         from kivy.core.window import Window
 
         for large in (False, True):
-            if app.large_text != large:
-                app.toggle_large_text()
             for screen in Screen:
                 host.show(screen)
                 yield 0.05
+                if app.large_text != large:  # back at idle the app resets it for the next resident
+                    app.toggle_large_text()
                 yield 0.05  # two frames: views land, then labels have their texture sizes
                 yield 0.05
                 preview = app.sm.current_screen.body.ids.get("preview")

@@ -5,7 +5,8 @@ placed into a 640 × 480 kiosk-camera frame; the blink sequence closes the eyes 
 eyelid skin down over the eye (where dlib's own landmarks say the eye is) and adds small head
 motion. The tests then check with dlib that the closed-eye frames really do measure as closed,
 so nothing here is assumed. Run ``python tests/data/face_sequences/synth.py`` to rewrite the
-stored sequences.
+stored sequences: the face tests' ``blink_obama`` here and the camera simulator's blink scenes in
+``assets/sim/camera`` (one per single-face photo, see ``SEQUENCES``).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 FACES = HERE.parent / "faces"
+SIM_CAMERA = HERE.parents[2] / "assets" / "sim" / "camera"
 FRAME_W, FRAME_H = 640, 480
 
 
@@ -159,26 +161,54 @@ BLINK_SCRIPT = [
 ]
 
 
-def blink_sequence(name: str = "obama_1", face_width: float = 200) -> list[np.ndarray]:
-    """Frames of one person looking at the camera, moving a little and blinking once."""
+def blink_sequence(name: str = "obama_1", face_width: float = 200, lid_gain: float = 1.0) -> list[np.ndarray]:
+    """Frames of one person looking at the camera, moving a little and blinking once.
+
+    ``lid_gain`` scales every frame's eye closure (above 1 the upper lid is pulled a little past
+    the lower lid's line): for a photo whose open eyes are already narrow, dlib's landmarks follow
+    the warped lid only part of the way and the shut frames need a stronger warp to measure shut.
+    """
     photo = load_photo(name)
     base = place(photo, face_box(photo), face_width, (FRAME_W / 2, FRAME_H / 2 - 10))
     marks = landmarks68(base)
     frames = []
     for dx, dy, angle, scale, closure in BLINK_SCRIPT:
-        frame = close_eyes(base, marks, closure) if closure > 0 else base
+        frame = close_eyes(base, marks, closure * lid_gain) if closure > 0 else base
         frames.append(jitter(frame, dx, dy, angle, scale))
     return frames
 
 
-def main() -> int:
-    out = HERE / "blink_obama"
-    out.mkdir(exist_ok=True)
+# (source photo, folder, JPEG quality, lid gain) of every stored blink sequence. The simulator's
+# folders are the scenes ``blink_<photo>`` of devices/camera/scenes.py (obama_1's is
+# ``blink_card_holder``, a byte-for-byte copy of the tests' one); they are stored at a lower quality
+# to stay small (the simulator re-encodes every frame at its own quality anyway). biden_2 smiles
+# with narrow eyes (open EAR ≈ 0.2): at gain 1 its shut frames measure only 0.67 of open in dlib,
+# too near the face check's 0.7, at 1.4 they measure 0.57.
+SEQUENCES = (
+    ("obama_1", HERE / "blink_obama", 92, 1.0),
+    ("obama_1", SIM_CAMERA / "blink_card_holder", 92, 1.0),
+    ("obama_2", SIM_CAMERA / "blink_obama_2", 80, 1.0),
+    ("biden_1", SIM_CAMERA / "blink_biden_1", 80, 1.0),
+    ("biden_2", SIM_CAMERA / "blink_biden_2", 80, 1.4),
+)
+
+
+def write_sequence(frames: list[np.ndarray], out: Path, quality: int) -> None:
+    out.mkdir(parents=True, exist_ok=True)
     for old in out.glob("*.jpg"):
         old.unlink()
-    for i, frame in enumerate(blink_sequence("obama_1")):
-        cv2.imwrite(str(out / f"{i:02d}.jpg"), frame, [cv2.IMWRITE_JPEG_QUALITY, 92])
-    print(f"wrote {len(BLINK_SCRIPT)} frames to {out}")
+    params = [cv2.IMWRITE_JPEG_QUALITY, quality]
+    for i, frame in enumerate(frames):
+        cv2.imwrite(str(out / f"{i:02d}.jpg"), frame, params)
+
+
+def main() -> int:
+    made: dict[tuple[str, float], list[np.ndarray]] = {}
+    for name, out, quality, gain in SEQUENCES:
+        if (name, gain) not in made:
+            made[name, gain] = blink_sequence(name, lid_gain=gain)
+        write_sequence(made[name, gain], out, quality)
+        print(f"wrote {len(made[name, gain])} frames of {name} to {out}")
     return 0
 
 
