@@ -14,18 +14,17 @@ import datetime as dt
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import cv2
-import img2pdf
 import numpy as np
 
 from devices.cancel import CancelToken
 from devices.cpu_priority import background_thread_work
 from devices.document import RetakeRequired, ScannedPage, ScanOptions, scan_page
-from devices.document.pdf import encode_jpeg
+from devices.document.worker import pages_pdf
 from devices.errors import DeviceCancelled, KioskError
 from devices.face import FaceCheckConfig, FaceEngine, FaceError
 from devices.fingerprint import (
@@ -164,6 +163,7 @@ class DepositFlow(FlowMachine):
         door_settle_timeout: float = 600.0,
         scan_options: ScanOptions | None = None,
         page_outline_interval: float | None = 0.25,
+        documents: DocumentWork | None = None,
         today: Callable[[], dt.date] = dt.date.today,
         timeouts: Mapping[str, float] | None = None,
         clock: Callable[[], float] = time.monotonic,
@@ -191,6 +191,7 @@ class DepositFlow(FlowMachine):
         self.door_settle_timeout = door_settle_timeout
         self.scan_options = scan_options
         self.page_outline_interval = page_outline_interval
+        self.documents: DocumentWork = documents or InProcessDocuments()
         self.outliners: list[PageOutliner] = []  # the live outline loops started (the newest one runs)
         self.today = today
         self.run: _Run | None = None
@@ -575,8 +576,7 @@ class DepositFlow(FlowMachine):
 
         def work(cancel: CancelToken) -> ScannedPage:
             frame, _t = self.document_frames.next_frame(cancel)
-            with background_thread_work():  # 5 MP of vision work must not take the screen's cores
-                return scan_page(frame, options=options)
+            return self.documents.scan(frame, options, cancel)  # 5 MP: never on the screen's cores first
 
         self.run_blocking("scan page", work, self._scanned, self._scan_failed)
 
@@ -613,9 +613,7 @@ class DepositFlow(FlowMachine):
         self._documents_view("document.saving", busy=True)
 
         def work(cancel: CancelToken) -> None:
-            with background_thread_work():
-                pdf = img2pdf.convert([encode_jpeg(p.image, p.dpi) for p in pages])
-            assert pdf is not None
+            pdf = self.documents.pdf([(p.image, p.dpi) for p in pages], cancel)
             self.submissions.add_scan(case_code, paper.id, 0, pdf)
 
         def done(_: None) -> None:
@@ -913,6 +911,30 @@ class DepositFlow(FlowMachine):
     def wait_settled(self, timeout: float = 10.0) -> None:
         for t in list(self.settlers):
             t.join(timeout)
+
+
+class DocumentWork(Protocol):
+    """Where page scans and PDFs are computed: the app's ``DocumentWorker`` process, or in-process."""
+
+    def scan(self, frame: np.ndarray, options: ScanOptions | None, cancel: CancelToken | None) -> ScannedPage: ...
+
+    def pdf(self, pages: Sequence[tuple[np.ndarray, float]], cancel: CancelToken | None) -> bytes: ...
+
+
+class InProcessDocuments:
+    """The page pipeline on the flow's worker thread, lowered to background priority meanwhile.
+
+    For tests and tools; the kiosk passes its ``devices.document.worker.DocumentWorker``, which
+    also keeps the GIL away from the touchscreen.
+    """
+
+    def scan(self, frame: np.ndarray, options: ScanOptions | None, cancel: CancelToken | None) -> ScannedPage:
+        with background_thread_work():
+            return scan_page(frame, options=options)
+
+    def pdf(self, pages: Sequence[tuple[np.ndarray, float]], cancel: CancelToken | None) -> bytes:
+        with background_thread_work():
+            return pages_pdf(pages)
 
 
 THUMBNAIL_LONG_SIDE = 200

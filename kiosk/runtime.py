@@ -285,6 +285,7 @@ class KioskRuntime:
         self.recovery: Any = None
         self.fingerprints: Any = None
         self.face_worker: Any = None
+        self.document_worker: Any = None
         self.staff_accounts: Any = None
         self.door_entry: Any = None
         self.host: Any = None
@@ -350,6 +351,7 @@ class KioskRuntime:
 
         self._build_devices()
         self._start_face_worker()
+        self._start_document_worker()
 
         guide_file = _setting(flows_cfg, "guide_file", None) or DEFAULT_GUIDE_PATH
         guide = load_guide(guide_file)
@@ -377,6 +379,7 @@ class KioskRuntime:
             sessions=self.sessions,
             kiosk_name=cfg.name,
             face_sessions=face_sessions,
+            documents=self.document_worker,
             max_face_tries=int(_setting(flows_cfg, "max_face_tries", 3)),
             max_finger_tries=int(_setting(flows_cfg, "max_finger_tries", 3)),
             max_door_attempts=int(_setting(flows_cfg, "max_door_attempts", 3)),
@@ -568,6 +571,21 @@ class KioskRuntime:
         from kiosk.wiring import make_driver
 
         return make_driver(self.cfg, "printer")
+
+    def _start_document_worker(self) -> None:
+        """Page scans and PDFs run in their own process at background priority (see its module doc)."""
+        from devices.document.worker import DocumentWorker
+
+        self.document_worker = DocumentWorker(background=True).start()
+        self._closers.append(self.document_worker.stop)
+
+        def warm_up() -> None:  # import OpenCV and friends in the worker before the first resident
+            try:
+                log.info("document worker ready: %s", self.document_worker.probe())
+            except KioskError as exc:
+                log.error("document worker did not start: %s (retried at the first scan)", exc)
+
+        threading.Thread(target=warm_up, name="document-worker-start", daemon=True).start()
 
     def _start_face_worker(self) -> None:
         """The face check runs in its own process (dlib holds the GIL); models load in the background."""

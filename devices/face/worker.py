@@ -28,7 +28,6 @@ Why it is built this way:
 from __future__ import annotations
 
 import contextlib
-import importlib
 import itertools
 import logging
 import multiprocessing
@@ -47,6 +46,7 @@ from devices.errors import DeviceTimeout, KioskError, Recovery
 from devices.face.config import FaceCheckConfig
 from devices.face.errors import FaceEngineError, FaceError, FaceFrameError, FaceSessionClosed
 from devices.face.session import FaceDecision, FaceProgress
+from devices.process_errors import error_reply, rebuild_error
 from devices.status import DeviceStatus, StatusTracker
 
 log = logging.getLogger(__name__)
@@ -76,11 +76,7 @@ class FaceWorkerTimeout(FaceError, DeviceTimeout):
 
 
 def _error_reply(exc: BaseException) -> tuple[Any, ...]:
-    """Errors cross the pipe as plain fields: KioskError's keyword-only init does not pickle."""
-    if isinstance(exc, KioskError):
-        cls = type(exc)
-        return ("err", cls.__module__, cls.__qualname__, exc.message, exc.code, exc.recovery.value, exc.device)
-    return ("err", None, None, f"face worker: {type(exc).__name__}: {exc}", None, None, "face")
+    return error_reply(exc, "face")
 
 
 def _serve(conn: Connection, background: bool = False) -> None:
@@ -166,16 +162,7 @@ def _serve(conn: Connection, background: bool = False) -> None:
 
 
 def _rebuild_error(reply: tuple[Any, ...]) -> KioskError:
-    _, module, qualname, message, code, recovery, device = reply
-    cls: Any = None
-    if isinstance(module, str) and module.startswith("devices.") and isinstance(qualname, str):
-        try:
-            cls = getattr(importlib.import_module(module), qualname, None)
-        except ImportError:
-            cls = None
-    if not (isinstance(cls, type) and issubclass(cls, KioskError)):
-        return FaceEngineError(message, device="face")
-    return cls(message, code=code, recovery=None if recovery is None else Recovery(recovery), device=device)
+    return rebuild_error(reply, FaceEngineError, "face")
 
 
 class FaceWorker:
