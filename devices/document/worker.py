@@ -17,6 +17,7 @@ from __future__ import annotations
 import concurrent.futures
 import logging
 import multiprocessing
+import signal
 import threading
 import time
 from collections.abc import Sequence
@@ -55,6 +56,7 @@ class DocumentWorkerTimeout(DocumentError, DeviceTimeout):
 
 
 def _start(background: bool) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C on the app's terminal: the app stops us
     if background:
         make_this_process_background()
 
