@@ -392,7 +392,7 @@ class DepositFlow(FlowMachine):
                     self.fingerprints.mark_empty(id_number)
                     return work_enroll(cancel)
                 sensor.capture(BUFFER_1, self.finger_timeout, cancel)
-                self.update(gen, params={"done": 1})
+                self.update(gen, params={"done": 1}, progress=1.0)
                 try:
                     sensor.match(cancel=cancel)
                 except FingerprintNoMatch:
