@@ -61,8 +61,8 @@ def _start(background: bool) -> None:
         make_this_process_background()
 
 
-def _policy() -> str:
-    return this_thread_policy()
+def _policy() -> tuple[Any, ...]:
+    return ("ok", this_thread_policy())
 
 
 def _scan(frame: np.ndarray, options: ScanOptions | None) -> tuple[Any, ...]:
@@ -152,8 +152,6 @@ class DocumentWorker:
                 if attempt == 2:
                     raise DocumentWorkerGone(f"document worker died twice during {what}", device="document") from exc
                 continue
-            if fn is _policy:
-                return reply
             if reply[0] != "ok":
                 raise rebuild_error(reply, DocumentError, "document")
             return reply[1]
