@@ -33,10 +33,12 @@ from flows.guide import load_guide
 from flows.kiosk_session import SessionHolder
 from flows.machine import FlowMachine
 from flows.receipt import ReceiptIssuer
+from flows.staff_pickup import StaffPickupFlow
 from flows.view import UserEvent
 from kiosk.config import CompartmentSpec
 from locker.outbox import Outbox
 from locker.service import LockerService
+from locker.staff import StaffAccounts
 from locker.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -50,6 +52,8 @@ SPECS = (
 ALERT_URL = "json://127.0.0.1:9/kiosk-alerts"
 # two papers, the second 容缺: one scan per happy path keeps the tests short
 SERVICE = "social_security_card_replacement"
+STAFF_BADGE = "04A1B2C3"  # the staff member every staff test logs in as
+STAFF_PIN = "246810"
 
 
 @functools.cache
@@ -133,6 +137,14 @@ class Rig:
         )
         args.update(kw)
         flow = DepositFlow(**args)
+        self.flows.append(flow)
+        return flow
+
+    def staff(self, **kw: Any) -> StaffPickupFlow:
+        """A staff flow on the rig's lockers and store, with one staff account (STAFF_BADGE, STAFF_PIN)."""
+        accounts = StaffAccounts(self.store.db, self.store.audit, scrypt_n=2**10)
+        accounts.add_staff(STAFF_BADGE, "王工作人员", STAFF_PIN)
+        flow = StaffPickupFlow(staff=accounts, lockers=self.lockers, submissions=self.store.submissions, **kw)
         self.flows.append(flow)
         return flow
 
@@ -255,6 +267,13 @@ def make_rig(tmp: Path) -> Iterator[Rig]:
 
         stack.callback(stop_flows)
         yield rig
+
+
+def staff_log_in(flow: StaffPickupFlow) -> None:
+    """Badge on the reader, PIN on the pad: the pickups list is on screen."""
+    flow.badge_tapped(STAFF_BADGE)
+    press(flow, "pin", pin=STAFF_PIN)
+    wait_step(flow, "pickups")
 
 
 def deposit_to_receipt(rig: Rig, flow: DepositFlow) -> str:

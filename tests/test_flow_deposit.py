@@ -4,10 +4,7 @@ the real face check on recorded frames and the real document scanner on a synthe
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
-import pytest
 from flow_support import (
     SERVICE,
     Resident,
@@ -15,7 +12,6 @@ from flow_support import (
     blurred_page_frame,
     choose_service_and_scan,
     confirm_identity,
-    make_rig,
     page_frame,
     press,
     wait_step,
@@ -28,12 +24,6 @@ from flows.deposit import DepositFlow
 from flows.machine import ENDED, IDLE
 from flows.view import Screen, View
 from locker.submissions import CaseState, PaperStatus
-
-
-@pytest.fixture
-def rig(tmp_path: Path) -> Iterator[Rig]:
-    with make_rig(tmp_path) as r:
-        yield r
 
 
 def through_identity(rig: Rig, flow: DepositFlow, card: str = "zhang_san") -> Resident:

@@ -7,28 +7,17 @@ rig's drivers, so maintenance shows what the running kiosk would show.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from flow_support import Resident, Rig, deposit_to_receipt, make_rig, press, wait_step, wait_until
+from flow_support import STAFF_BADGE as BADGE
+from flow_support import Resident, Rig, deposit_to_receipt, press, staff_log_in, wait_step, wait_until
 
 from flows.deposit import DepositFlow
 from flows.staff_pickup import StaffPickupFlow
 from flows.view import Screen
 from kiosk.runtime import DeviceSlot, KioskRuntime, check_slots
-from locker.staff import StaffAccounts
 from locker.submissions import CaseState
-
-BADGE = "04A1B2C3"
-PIN = "246810"
-
-
-@pytest.fixture
-def rig(tmp_path: Path) -> Iterator[Rig]:
-    with make_rig(tmp_path) as r:
-        yield r
 
 
 def device_slots(rig: Rig) -> dict[str, DeviceSlot]:
@@ -53,24 +42,14 @@ def device_slots(rig: Rig) -> dict[str, DeviceSlot]:
 
 
 def staff_flow(rig: Rig, slots: dict[str, DeviceSlot] | None = None) -> StaffPickupFlow:
-    accounts = StaffAccounts(rig.store.db, rig.store.audit, scrypt_n=2**10)
-    accounts.add_staff(BADGE, "王工作人员", PIN)
-    kw: dict[str, Any] = {}
-    if slots is not None:
-        kw = {
-            "device_statuses": lambda: {name: s.tracker for name, s in slots.items()},
-            "check_devices": lambda cancel: check_slots(slots, cancel),
-            "audit": rig.store.audit,
-        }
-    flow = StaffPickupFlow(staff=accounts, lockers=rig.lockers, submissions=rig.store.submissions, **kw)
-    rig.flows.append(flow)
-    return flow
-
-
-def log_in(flow: StaffPickupFlow) -> None:
-    flow.badge_tapped(BADGE)
-    press(flow, "pin", pin=PIN)
-    wait_step(flow, "pickups")
+    """The rig's staff flow, with maintenance mode over ``slots`` when given."""
+    if slots is None:
+        return rig.staff()
+    return rig.staff(
+        device_statuses=lambda: {name: s.tracker for name, s in slots.items()},
+        check_devices=lambda cancel: check_slots(slots, cancel),
+        audit=rig.store.audit,
+    )
 
 
 def rows(flow: StaffPickupFlow) -> dict[str, dict[str, Any]]:
@@ -85,7 +64,7 @@ def test_maintenance_lists_devices_runs_the_device_test_and_goes_back(rig: Rig) 
     rig.idsim.ctl_silence(True)  # the card reader hangs before the kiosk opens it
     slots = device_slots(rig)
     flow = staff_flow(rig, slots)
-    log_in(flow)
+    staff_log_in(flow)
     assert "maintenance" in flow.view.actions
     press(flow, "maintenance")
     assert (flow.view.screen, flow.view.step, flow.view.message) == (Screen.MAINTENANCE, "maintenance",
@@ -125,7 +104,7 @@ def test_maintenance_lists_devices_runs_the_device_test_and_goes_back(rig: Rig) 
 
 def test_override_is_offered_on_the_pickups_view_and_an_open_door_shows_as_open(rig: Rig) -> None:
     flow = staff_flow(rig, device_slots(rig))
-    log_in(flow)
+    staff_log_in(flow)
     assert {"override", "maintenance"} <= set(flow.view.actions)
     press(flow, "override")  # the pickups screen's button: no compartment yet
     assert flow.view.screen is Screen.STAFF_COMPARTMENTS
@@ -159,7 +138,7 @@ def test_a_jammed_door_is_reported_by_compartment_and_the_case_stays_pending(
     rig.lsim.ctl_jam(*rig.door_of(compartment))
 
     flow = staff_flow(rig)
-    log_in(flow)
+    staff_log_in(flow)
     caplog.set_level(logging.WARNING, logger="flows.staff_pickup")
     press(flow, "open", case_code=case_code)
     wait_step(flow, "pickups")
@@ -180,7 +159,7 @@ def test_a_jammed_door_is_reported_by_compartment_and_the_case_stays_pending(
 def test_an_override_whose_door_jams_names_the_compartment_and_why(rig: Rig) -> None:
     rig.lsim.ctl_jam(*rig.door_of("M01"))
     flow = staff_flow(rig)
-    log_in(flow)
+    staff_log_in(flow)
     press(flow, "override")
     press(flow, "select", compartment="M01")
     press(flow, "reason", reason="door_stuck")

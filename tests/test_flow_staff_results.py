@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from flow_support import Resident, Rig, deposit_to_receipt, make_rig, press, wait_step, wait_until
+from flow_support import STAFF_BADGE as BADGE
+from flow_support import STAFF_PIN as PIN
+from flow_support import Resident, Rig, deposit_to_receipt, press, staff_log_in, wait_step, wait_until
 from pcsc_support import BADGE_READER, PCSCD, PCSCD_STACK, SKIP_REASON
 
 from devices.pcsc import CardWatcher, PcscError, PcscReader, VirtualCardSimulator
@@ -17,17 +17,7 @@ from flows.machine import ENDED, IDLE
 from flows.results import ResultPickupFlow
 from flows.staff_pickup import StaffPickupFlow
 from flows.view import Screen
-from locker.staff import StaffAccounts
 from locker.submissions import CaseState
-
-BADGE = "04A1B2C3"
-PIN = "246810"
-
-
-@pytest.fixture
-def rig(tmp_path: Path) -> Iterator[Rig]:
-    with make_rig(tmp_path) as r:
-        yield r
 
 
 def deposit_one(rig: Rig) -> tuple[str, str, str]:
@@ -41,18 +31,8 @@ def deposit_one(rig: Rig) -> tuple[str, str, str]:
     return codes[0], codes[1], compartment
 
 
-def staff_flow(rig: Rig) -> StaffPickupFlow:
-    accounts = StaffAccounts(rig.store.db, rig.store.audit, scrypt_n=2**10)
-    accounts.add_staff(BADGE, "王工作人员", PIN)
-    flow = StaffPickupFlow(staff=accounts, lockers=rig.lockers, submissions=rig.store.submissions)
-    rig.flows.append(flow)
-    return flow
-
-
 def collect(rig: Rig, flow: StaffPickupFlow, case_code: str, compartment: str) -> None:
-    flow.badge_tapped(BADGE)
-    press(flow, "pin", pin=PIN)
-    wait_step(flow, "pickups")
+    staff_log_in(flow)
     press(flow, "open", case_code=case_code)
     wait_step(flow, "pickups")
     assert flow.view.params["outcome"] == {case_code: "opened"}
@@ -63,7 +43,7 @@ def collect(rig: Rig, flow: StaffPickupFlow, case_code: str, compartment: str) -
 
 def test_staff_badge_pin_open_and_confirm_collected(rig: Rig) -> None:
     case_code, _pickup, compartment = deposit_one(rig)
-    flow = staff_flow(rig)
+    flow = rig.staff()
     flow.badge_tapped("DEADBEEF")
     press(flow, "pin", pin="000000")
     assert flow.state == ENDED and flow.view.message == "staff.unknown_badge"
@@ -86,9 +66,8 @@ def test_staff_badge_pin_open_and_confirm_collected(rig: Rig) -> None:
 
 
 def test_staff_override_needs_a_reason_and_is_audited(rig: Rig) -> None:
-    flow = staff_flow(rig)
-    flow.badge_tapped(BADGE)
-    press(flow, "pin", pin=PIN)
+    flow = rig.staff()
+    staff_log_in(flow)
     press(flow, "override", compartment_id="L01", reason="  ")
     assert flow.view.message == "lockers.override_reason"
     assert rig.pulses() == {}
@@ -102,9 +81,8 @@ def test_staff_override_needs_a_reason_and_is_audited(rig: Rig) -> None:
 
 
 def test_override_from_the_compartment_screen_picks_a_door_and_a_reason(rig: Rig) -> None:
-    flow = staff_flow(rig)
-    flow.badge_tapped(BADGE)
-    press(flow, "pin", pin=PIN)
+    flow = rig.staff()
+    staff_log_in(flow)
     press(flow, "override")  # the button on the pickups screen
     assert flow.view.screen is Screen.STAFF_COMPARTMENTS
     tiles = {t["id"]: t["state"] for t in flow.view.params["compartments"]}
@@ -125,7 +103,7 @@ def test_override_from_the_compartment_screen_picks_a_door_and_a_reason(rig: Rig
 
 def test_results_back_fetched_with_pickup_code_and_fingerprint(rig: Rig) -> None:
     case_code, pickup, compartment = deposit_one(rig)
-    staff = staff_flow(rig)
+    staff = rig.staff()
     collect(rig, staff, case_code, compartment)
     press(staff, "result", case_code=case_code, size="medium")
     wait_until(lambda: rig.open_doors() == [[0, 2]], 5, "result door open")
@@ -161,7 +139,7 @@ def test_results_back_fetched_with_pickup_code_and_fingerprint(rig: Rig) -> None
 
 def test_results_fetched_with_id_card_and_face(rig: Rig) -> None:
     case_code, _pickup, compartment = deposit_one(rig)
-    staff = staff_flow(rig)
+    staff = rig.staff()
     collect(rig, staff, case_code, compartment)
     press(staff, "result", case_code=case_code, size="small")
     wait_until(lambda: len(rig.open_doors()) == 1, 5, "result door open")
@@ -193,7 +171,7 @@ def test_results_fetched_with_id_card_and_face(rig: Rig) -> None:
 @pytest.mark.skipif(PCSCD is None, reason=SKIP_REASON)
 def test_badge_tap_on_the_pcsc_reader_starts_the_staff_flow(rig: Rig) -> None:
     PCSCD_STACK.ensure()
-    flow = staff_flow(rig)
+    flow = rig.staff()
     watcher = CardWatcher(PcscReader(BADGE_READER), flow.badge_tapped).start()
     card = VirtualCardSimulator(port=35963)
     try:

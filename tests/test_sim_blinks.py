@@ -18,14 +18,14 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from camera_support import card_photos as read_card_photos
+from camera_support import face_camera_simulator, run_face_check
 
 from devices.camera import Camera, CameraSimulator
 from devices.camera.scenes import ASSETS, BLINK_FOLDERS, PERSON_OF_PHOTO, SCENES, build_scene
-from devices.face import FaceCheckConfig, FaceSession, default_engine, mean_ear
+from devices.face import FaceCheckConfig, default_engine, mean_ear
 from devices.face.session import FaceDecision, FaceRejectReason
-from devices.idcard import IdCardReader, SimulatorPhotoDecoder
 from devices.idcard.sample_cards import sample_cards
-from devices.idcard.simulator import IdCardSimulator
 from kiosk.panel.control import card_blink_scenes
 
 warnings.filterwarnings("ignore", message="pkg_resources is deprecated")
@@ -89,32 +89,13 @@ def test_the_shut_frames_measure_shut_in_dlib(scene: str) -> None:
 @pytest.fixture(scope="module")
 def card_photos() -> dict[str, np.ndarray]:
     """Every prepared card's photo as the reader driver delivers it from the ID card simulator."""
-    photos = {}
-    with IdCardSimulator(pacing=False) as sim:
-        reader = IdCardReader(sim.port, wlt_decoder=SimulatorPhotoDecoder())
-        reader.open()
-        try:
-            for card in WITH_FACE:
-                sim.control("insert", card=card)
-                read = reader.read_card()
-                assert read.photo is not None, card
-                photos[card] = read.photo
-        finally:
-            reader.close()
-    return photos
+    return read_card_photos(WITH_FACE)
 
 
 @pytest.fixture(scope="module")
 def face_camera() -> Iterator[tuple[CameraSimulator, Camera]]:
-    sim = CameraSimulator(fps=10, size=(640, 480), scene="nobody").start()
-    cam = Camera(sim.url, name="face_camera")
-    cam.start()
-    try:
-        cam.wait_frame(timeout=10)
-        yield sim, cam
-    finally:
-        cam.stop()
-        sim.stop()
+    with face_camera_simulator() as camera:
+        yield camera
 
 
 def face_check(face_camera: tuple[CameraSimulator, Camera], card_photo: np.ndarray, scene: str) -> FaceDecision:
@@ -122,15 +103,7 @@ def face_check(face_camera: tuple[CameraSimulator, Camera], card_photo: np.ndarr
     sim, cam = face_camera
     sim.control("show", scene=scene)
     time.sleep(0.3)  # let the frames of the previous scene drain
-    seq = cam.wait_frame(timeout=5).seq
-    with FaceSession(card_photo, config=FaceCheckConfig(timeout_s=10)) as session:
-        for _ in range(400):
-            frame = cam.wait_frame(after_seq=seq, timeout=5)
-            seq = frame.seq
-            session.feed(frame.image, frame.timestamp)
-            if session.decision is not None:
-                return session.decision
-    raise AssertionError("no decision")
+    return run_face_check(cam, card_photo, seconds=10)
 
 
 @pytest.mark.timeout(120)

@@ -9,57 +9,28 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
+from camera_support import card_photos, face_camera_simulator, run_face_check
 
 from devices.camera import Camera, CameraSimulator
 from devices.document import scan_page
-from devices.face import FaceCheckConfig, FaceSession
 from devices.face.session import FaceRejectReason
-from devices.idcard import IdCardReader, SimulatorPhotoDecoder
-from devices.idcard.simulator import IdCardSimulator
 
 ROOT = Path(__file__).resolve().parent
 BLINK = ROOT / "data" / "face_sequences" / "blink_obama"
 
 
 @pytest.fixture(scope="module")
-def card_photo() -> object:
+def card_photo() -> np.ndarray:
     """张三's card (photo: person A) read through the SAM driver from the simulator."""
-    with IdCardSimulator(pacing=False) as sim:
-        sim.control("insert", card="zhang_san")
-        reader = IdCardReader(sim.port, wlt_decoder=SimulatorPhotoDecoder())
-        reader.open()
-        try:
-            read = reader.read_card()
-        finally:
-            reader.close()
-    assert read.photo is not None
-    return read.photo
+    return card_photos(["zhang_san"])["zhang_san"]
 
 
 @pytest.fixture
 def face_camera() -> Iterator[tuple[CameraSimulator, Camera]]:
-    sim = CameraSimulator(fps=10, size=(640, 480), scene="nobody").start()
-    cam = Camera(sim.url, name="face_camera")
-    cam.start()
-    try:
-        yield sim, cam
-    finally:
-        cam.stop()
-        sim.stop()
-
-
-def run_face_check(cam: Camera, card: object, seconds: float) -> object:
-    cfg = FaceCheckConfig(timeout_s=seconds)
-    with FaceSession(card, config=cfg) as session:
-        seq = None
-        for _ in range(400):
-            frame = cam.wait_frame(after_seq=seq, timeout=5)
-            seq = frame.seq
-            session.feed(frame.image, frame.timestamp)
-            if session.decision is not None:
-                return session.decision
-    raise AssertionError("no decision")
+    with face_camera_simulator() as camera:
+        yield camera
 
 
 def test_card_holder_blinking_in_front_of_the_camera_is_accepted(face_camera, card_photo) -> None:

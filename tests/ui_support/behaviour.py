@@ -18,10 +18,6 @@ from kiosk import ui_theme
 from kiosk.app import DemoHost, KioskApp, UiSettings, configure_kivy
 
 
-def _texts(widget) -> str:  # type: ignore[no-untyped-def]
-    return " ".join(getattr(w, "text", "") for w in widget.walk())
-
-
 def timeout_steps(app: KioskApp, host: DemoHost, seen: dict):  # type: ignore[no-untyped-def]
     host.show(Screen.MESSAGE)
     yield 0.3
@@ -31,7 +27,7 @@ def timeout_steps(app: KioskApp, host: DemoHost, seen: dict):  # type: ignore[no
             break
         yield 0.05
     seen["warned"] = app.warning_shown
-    seen["warning_text"] = _texts(app._warning) if app._warning else ""
+    seen["warning_text"] = uikit.texts(app._warning) if app._warning else ""
     seen["events_at_warning"] = [e.action for e in host.events]
     from kiosk.widgets import BigButton
 
@@ -63,7 +59,7 @@ def oos_steps(app: KioskApp, host: DemoHost, trackers: dict[str, StatusTracker],
     worker.join()
     yield 0.3
     seen["while_down"] = app.sm.current
-    seen["down_text"] = _texts(app.sm.current_screen)
+    seen["down_text"] = uikit.texts(app.sm.current_screen)
     seen["offered_while_card_down"] = list(app.shown.actions)  # results can still be fetched
     host.show(Screen.MAINTENANCE)  # staff can still work
     yield 0.3
@@ -85,7 +81,7 @@ def oos_steps(app: KioskApp, host: DemoHost, trackers: dict[str, StatusTracker],
     host.show(Screen.IDLE)  # the resident pressed "done"
     yield 0.3
     seen["locker_down"] = app.sm.current
-    seen["locker_text"] = _texts(app.sm.current_screen)
+    seen["locker_text"] = uikit.texts(app.sm.current_screen)
     seen["offered_while_locker_down"] = list(app.shown.actions)
     trackers["locker"].set(DeviceStatus.ONLINE)
     yield 0.3
@@ -102,11 +98,11 @@ def session_steps(app: KioskApp, host: DemoHost, seen: dict):  # type: ignore[no
     seen["during"] = (app.language, app.large_text)
     host.show(Screen.RECEIPT)
     yield 0.3
-    seen["receipt_text"] = _texts(app.sm.current_screen)
+    seen["receipt_text"] = uikit.texts(app.sm.current_screen)
     host.show(Screen.IDLE)
     yield 0.3
     seen["next_resident"] = (app.language, app.large_text)
-    seen["idle_text"] = _texts(app.sm.current_screen)
+    seen["idle_text"] = uikit.texts(app.sm.current_screen)
     host.show(Screen.DOOR_OPEN)
     for _ in range(40):  # well past the 1.5 s inactivity time-out
         yield 0.05

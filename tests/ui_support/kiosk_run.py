@@ -73,7 +73,7 @@ def main() -> None:
                 seen["screens"].append(entry)
 
     def texts() -> str:
-        return " ".join(str(getattr(w, "text", "")) for w in app.sm.current_screen.walk())
+        return uikit.texts(app.sm.current_screen)
 
     def buttons() -> list[Any]:
         from kiosk.widgets import BigButton
@@ -99,29 +99,14 @@ def main() -> None:
 
     def touch(text: str, *, startswith: bool = False) -> Iterator[float]:
         """Touch the enabled button showing ``text`` (scrolled into view first), as a finger would."""
-        from kivy.tests.common import UnitTestTouch
-        from kivy.uix.scrollview import ScrollView
-
         def match(b: Any) -> bool:
             return not b.disabled and (b.text.startswith(text) if startswith else b.text == text)
 
         yield from until(lambda: any(match(b) for b in buttons()), 10, f"button {text!r}")
         yield 0.2  # a button made by this render gets its place in the layout on the next frame
         yield from until(lambda: any(match(b) for b in buttons()), 10, f"button {text!r}")
-        button = next(b for b in buttons() if match(b))
-        parent, depth = button.parent, 0
-        while parent is not None and not isinstance(parent, ScrollView) and depth < 30:
-            parent, depth = parent.parent, depth + 1  # (the Window is its own parent)
-        if isinstance(parent, ScrollView):
-            parent.scroll_to(button, padding=10, animate=False)
-            yield 0.1
-        x, y = button.to_window(button.center_x, button.center_y)
         seen["touches"].append(text)
-        t = UnitTestTouch(x, y)
-        t.touch_down()
-        yield 0.05
-        t.touch_up()
-        yield 0.1
+        yield from uikit.tap(next(b for b in buttons() if match(b)))
 
     def shot(name: str) -> Iterator[float]:
         yield 0.2

@@ -79,13 +79,7 @@ def staff_flow(tmp: Path, stack: contextlib.ExitStack) -> tuple[Any, Any]:
     return flow, store
 
 
-def _texts(widget: Any) -> str:
-    return " ".join(getattr(w, "text", "") for w in widget.walk())
-
-
 def staff_steps(app: KioskApp, host: StaffHost, store: Any, seen: dict) -> Iterator[float]:
-    from kivy.tests.common import UnitTestTouch
-
     from kiosk.widgets import BigButton
 
     def shown() -> str:
@@ -107,12 +101,7 @@ def staff_steps(app: KioskApp, host: StaffHost, store: Any, seen: dict) -> Itera
         text = app.tr(label)
         buttons = [w for w in app.sm.current_screen.walk() if isinstance(w, BigButton) and w.text == text]
         assert buttons and not buttons[0].disabled, f"no enabled button {text!r} on {shown()}: {bar()}"
-        x, y = buttons[0].to_window(buttons[0].center_x, buttons[0].center_y)
-        t = UnitTestTouch(x, y)
-        t.touch_down()
-        yield 0.05
-        t.touch_up()
-        yield 0.1
+        yield from uikit.tap(buttons[0])
 
     host.flow.badge_tapped(STAFF_BADGE)
     host.flow.handle(UserEvent("pin", {"pin": STAFF_PIN}))
@@ -127,13 +116,13 @@ def staff_steps(app: KioskApp, host: StaffHost, store: Any, seen: dict) -> Itera
     yield from until(lambda: shown() == "staff_pickups", "back to the pickups")
     yield from touch("action.maintenance")
     yield from until(lambda: shown() == "maintenance" and not app.shown.busy, "maintenance mode")
-    seen["maintenance_text"] = _texts(app.sm.current_screen)
+    seen["maintenance_text"] = uikit.texts(app.sm.current_screen)
     seen["maintenance_bar"] = bar()
     yield from touch("action.test_devices")
     yield from until(
         lambda: app.shown.message == "maintenance.test_failed" and not app.shown.busy, "the device test's result"
     )
-    seen["tested_text"] = _texts(app.sm.current_screen)
+    seen["tested_text"] = uikit.texts(app.sm.current_screen)
     yield from touch("action.back")
     yield from until(lambda: shown() == "staff_pickups", "back to the pickups from maintenance")
     seen["events"] = [e.action for e in host.events]

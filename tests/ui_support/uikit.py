@@ -104,3 +104,27 @@ def screenshot(path: Path) -> Path:
     made = Window.screenshot(name=str(path.with_suffix("")) + ".png")
     Path(made).replace(path)
     return path
+
+
+def texts(widget: Any) -> str:
+    """Every text shown in a widget tree, joined (what the tests search for words on screen)."""
+    return " ".join(str(getattr(w, "text", "")) for w in widget.walk())
+
+
+def tap(button: Any) -> Iterator[float]:
+    """Touch a widget at its centre through Kivy's input path, as a finger would (scrolled into view first)."""
+    from kivy.tests.common import UnitTestTouch
+    from kivy.uix.scrollview import ScrollView
+
+    parent, depth = button.parent, 0
+    while parent is not None and not isinstance(parent, ScrollView) and depth < 30:
+        parent, depth = parent.parent, depth + 1  # (the Window is its own parent)
+    if isinstance(parent, ScrollView):
+        parent.scroll_to(button, padding=10, animate=False)
+        yield 0.1
+    x, y = button.to_window(button.center_x, button.center_y)
+    t = UnitTestTouch(x, y)
+    t.touch_down()
+    yield 0.05
+    t.touch_up()
+    yield 0.1
