@@ -1,0 +1,633 @@
+"""The kiosk ↔ back-office contract: what a kiosk sends, what the back office answers.
+
+One plain module that both sides import (the kiosk's delivery code and the Django back office),
+so the two can never disagree about a field. It imports neither Django nor Kivy, only the
+standard library. Everything crosses the wire as JSON built by ``to_json`` and read back by
+``from_json``, which validates every field and names the one that is wrong: a back office must
+refuse a malformed package whole (never half-store it), and a kiosk must be able to say exactly
+what was refused.
+
+Versioning: ``CONTRACT_VERSION`` is a single integer carried by every message. A receiver that
+gets a *newer* version than it knows refuses it with ``contract.version_unsupported`` (the sender
+keeps the message and retries after an update); an older version it still knows is accepted.
+
+HTTP API (paths relative to the back office's base URL; JSON bodies unless said otherwise):
+
+``POST /api/v1/enrol``
+    body ``EnrolRequest``; no credential yet (the one-time code is the credential). Answers
+    ``EnrolResponse`` with the kiosk's own secret, shown once.
+Every other call carries ``Authorization: Bearer <kiosk_id>.<secret>`` and the header
+``X-Kiosk-Time`` (the kiosk's clock, epoch seconds) so the back office can correct a wrong clock.
+A revoked or unknown credential is answered 401 with ``kiosk.revoked`` / ``kiosk.credential_invalid``.
+
+``PUT /api/v1/cases/<case_code>``
+    body ``CasePackage``. Idempotent: the same package again changes nothing. A *different*
+    package under an existing code is refused 409 ``case.conflict``. Answers ``CaseReceipt``
+    (which files the back office still lacks). 200/201 only after the case is committed.
+``GET /api/v1/cases/<case_code>/files/<file_id>``
+    answers ``UploadStatus``: how many bytes of that file the back office holds.
+``PUT /api/v1/cases/<case_code>/files/<file_id>``
+    raw bytes (``application/octet-stream``) with ``Content-Range: bytes <start>-<end>/<total>``.
+    A chunk that starts where the stored bytes end is appended; one that starts earlier is
+    checked against what is held (a resend after a cut) and changes nothing; one that leaves a gap
+    is refused 416 with the held offset. When the last byte arrives the SHA-256 is checked against
+    the package; a mismatch discards the upload (422 ``file.checksum``). Answers ``UploadStatus``.
+``POST /api/v1/events``
+    body ``EventBatch``. Each event has its own id: the same event twice changes nothing.
+    Answers ``EventsReceipt``.
+
+Errors are always ``ErrorBody`` JSON with a stable dotted ``code`` and a human ``message``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from typing import Any
+
+CONTRACT_VERSION = 1
+
+API_PREFIX = "/api/v1"
+MAX_PACKAGE_BYTES = 512 * 1024  # JSON of one case, card photo included (scans travel apart)
+MAX_FILE_BYTES = 64 * 1024 * 1024  # one scanned paper
+MAX_CHUNK_BYTES = 1024 * 1024  # one upload request: a cut costs at most this much again
+MAX_EVENTS_PER_BATCH = 200
+MAX_CARD_PHOTO_BYTES = 64 * 1024
+
+CASE_CODE_RE = re.compile(r"^[2-9A-HJ-NP-Z]{8}$")
+FILE_ID_RE = re.compile(r"^[A-Za-z0-9_.-]{1,80}$")
+KIOSK_ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
+SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
+CONTENT_RANGE_RE = re.compile(r"^bytes (\d+)-(\d+)/(\d+)$")
+
+
+class ContractError(ValueError):
+    """A message that does not follow the contract. ``code`` is stable; ``message`` names the field."""
+
+    def __init__(self, code: str, message: str, *, status: int = 400) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.status = status
+
+    def body(self) -> dict[str, Any]:
+        return ErrorBody(code=self.code, message=self.message).to_json()
+
+
+# --------------------------------------------------------------------------------------------
+# Validation helpers: each names the field path, so a refusal says exactly what is wrong.
+
+
+def _obj(data: Any, path: str) -> Mapping[str, Any]:
+    if not isinstance(data, Mapping):
+        raise ContractError("contract.malformed", f"{path}: expected an object")
+    return data
+
+
+def _str(data: Mapping[str, Any], key: str, path: str, *, max_len: int = 200, pattern: re.Pattern[str] | None = None,
+         optional: bool = False) -> str | None:
+    value = data.get(key)
+    if value is None:
+        if optional:
+            return None
+        raise ContractError("contract.missing_field", f"{path}.{key}: required")
+    if not isinstance(value, str):
+        raise ContractError("contract.malformed", f"{path}.{key}: expected a string")
+    if len(value) > max_len:
+        raise ContractError("contract.malformed", f"{path}.{key}: longer than {max_len} characters")
+    if any(ord(c) < 32 and c not in "\n\t" for c in value):
+        raise ContractError("contract.malformed", f"{path}.{key}: contains control characters")
+    if pattern is not None and not pattern.match(value):
+        raise ContractError("contract.malformed", f"{path}.{key}: {value[:40]!r} is not a valid value")
+    return value
+
+
+def _req_str(data: Mapping[str, Any], key: str, path: str, **kw: Any) -> str:
+    value = _str(data, key, path, **kw)
+    assert value is not None
+    return value
+
+
+def _num(data: Mapping[str, Any], key: str, path: str, *, optional: bool = False, minimum: float = 0.0,
+         integer: bool = False) -> float | None:
+    value = data.get(key)
+    if value is None:
+        if optional:
+            return None
+        raise ContractError("contract.missing_field", f"{path}.{key}: required")
+    if isinstance(value, bool) or not isinstance(value, int | float) or (integer and not isinstance(value, int)):
+        raise ContractError("contract.malformed", f"{path}.{key}: expected a {'whole ' if integer else ''}number")
+    if value < minimum:
+        raise ContractError("contract.malformed", f"{path}.{key}: below {minimum}")
+    return value
+
+
+def _bool(data: Mapping[str, Any], key: str, path: str) -> bool:
+    value = data.get(key)
+    if not isinstance(value, bool):
+        raise ContractError("contract.malformed", f"{path}.{key}: expected true or false")
+    return value
+
+
+def _list(data: Mapping[str, Any], key: str, path: str, *, max_items: int) -> list[Any]:
+    value = data.get(key, [])
+    if not isinstance(value, list):
+        raise ContractError("contract.malformed", f"{path}.{key}: expected a list")
+    if len(value) > max_items:
+        raise ContractError("contract.too_large", f"{path}.{key}: more than {max_items} items")
+    return value
+
+
+def check_version(data: Mapping[str, Any], what: str) -> int:
+    """Refuse a message from a newer contract clearly; the sender keeps it and retries later."""
+    version = data.get("contract")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise ContractError("contract.malformed", f"{what}.contract: expected the contract version number")
+    if version > CONTRACT_VERSION:
+        raise ContractError(
+            "contract.version_unsupported",
+            f"{what} uses contract version {version}; this back office knows up to {CONTRACT_VERSION}."
+            " Update the back office; the kiosk keeps the message and sends it again later.",
+            status=422,
+        )
+    return version
+
+
+def parse_json_body(raw: bytes, *, limit: int, what: str) -> Mapping[str, Any]:
+    """Bytes off the wire → a JSON object, refusing oversized or broken bodies with a clear error."""
+    if len(raw) > limit:
+        raise ContractError("contract.too_large", f"{what}: {len(raw)} bytes, the limit is {limit}", status=413)
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ContractError("contract.malformed", f"{what}: not JSON ({exc})") from exc
+    return _obj(data, what)
+
+
+def dumps(message: Any) -> bytes:
+    """The canonical JSON bytes of a message (sorted keys): equal messages give equal bytes."""
+    payload = message.to_json() if hasattr(message, "to_json") else message
+    return json.dumps(payload, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode("utf-8")
+
+
+def digest(message: Any) -> str:
+    """SHA-256 of the canonical JSON: how the back office tells "the same package again"."""
+    return hashlib.sha256(dumps(message)).hexdigest()
+
+
+# --------------------------------------------------------------------------------------------
+# Enrolment
+
+
+@dataclass(frozen=True)
+class EnrolRequest:
+    code: str  # the one-time code an admin got when creating the kiosk
+    software_version: str
+    contract: int = CONTRACT_VERSION
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: Any) -> EnrolRequest:
+        d = _obj(data, "enrol")
+        version = check_version(d, "enrol")
+        return cls(
+            code=_req_str(d, "code", "enrol", max_len=64),
+            software_version=_req_str(d, "software_version", "enrol", max_len=40),
+            contract=version,
+        )
+
+
+@dataclass(frozen=True)
+class EnrolResponse:
+    kiosk_id: str
+    credential: str  # "<kiosk_id>.<secret>": the Bearer token; the back office keeps only a hash
+    kiosk_name: str
+    town: str
+    contract: int = CONTRACT_VERSION
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: Any) -> EnrolResponse:
+        d = _obj(data, "enrolment")
+        version = check_version(d, "enrolment")
+        kiosk_id = _req_str(d, "kiosk_id", "enrolment", pattern=KIOSK_ID_RE, max_len=63)
+        credential = _req_str(d, "credential", "enrolment", max_len=200)
+        if not credential.startswith(kiosk_id + "."):
+            raise ContractError("contract.malformed", "enrolment.credential: does not belong to this kiosk")
+        return cls(kiosk_id, credential, _req_str(d, "kiosk_name", "enrolment"), _req_str(d, "town", "enrolment"),
+                   version)
+
+
+def split_credential(token: str) -> tuple[str, str]:
+    """``"<kiosk_id>.<secret>"`` → (kiosk_id, secret); a forged shape raises ``ContractError``."""
+    kiosk_id, sep, secret = token.partition(".")
+    if not sep or not KIOSK_ID_RE.match(kiosk_id) or not (20 <= len(secret) <= 128):
+        raise ContractError("kiosk.credential_invalid", "the kiosk credential is not valid", status=401)
+    return kiosk_id, secret
+
+
+def credential_hash(secret: str) -> str:
+    """What the back office stores: the secret is 256 random bits, so a plain SHA-256 is enough."""
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+# --------------------------------------------------------------------------------------------
+# The case package
+
+
+class PaperStatus(StrEnum):
+    SCANNED = "scanned"
+    DEFERRED = "deferred"  # 容缺: accepted now, the paper is handed in later
+
+
+class FaceOutcome(StrEnum):
+    MATCHED = "matched"  # same person as the card photo, with liveness
+    STAFF_OVERRIDE = "staff_override"
+
+
+@dataclass(frozen=True)
+class IdentityData:
+    """What the ID card said that the case needs. No address or birth date: the case needs neither."""
+
+    name: str
+    id_number: str
+    sex: str | None = None
+    nation: str | None = None
+    card_expires: str | None = None  # "YYYYMMDD" or "长期"
+
+    @classmethod
+    def from_json(cls, data: Any) -> IdentityData:
+        d = _obj(data, "case.identity")
+        return cls(
+            name=_req_str(d, "name", "case.identity", max_len=60),
+            id_number=_req_str(d, "id_number", "case.identity", max_len=30),
+            sex=_str(d, "sex", "case.identity", max_len=10, optional=True),
+            nation=_str(d, "nation", "case.identity", max_len=20, optional=True),
+            card_expires=_str(d, "card_expires", "case.identity", max_len=10, optional=True),
+        )
+
+    def __repr__(self) -> str:  # never leak the identity into a traceback or log
+        return "IdentityData(<personal data>)"
+
+
+@dataclass(frozen=True)
+class Checks:
+    """The outcome of the biometric checks — never the biometric data itself."""
+
+    face: str  # FaceOutcome
+    face_distance: float | None  # best distance to the card photo (lower is closer)
+    face_frames_judged: int
+    liveness: str  # e.g. "blink"
+    fingerprint_enrolled: bool
+
+    @classmethod
+    def from_json(cls, data: Any) -> Checks:
+        d = _obj(data, "case.checks")
+        face = _req_str(d, "face", "case.checks", max_len=30)
+        if face not in {o.value for o in FaceOutcome}:
+            raise ContractError("contract.malformed", f"case.checks.face: unknown outcome {face!r}")
+        frames = _num(d, "face_frames_judged", "case.checks", integer=True)
+        return cls(
+            face=face,
+            face_distance=_num(d, "face_distance", "case.checks", optional=True),
+            face_frames_judged=int(frames or 0),
+            liveness=_req_str(d, "liveness", "case.checks", max_len=30),
+            fingerprint_enrolled=_bool(d, "fingerprint_enrolled", "case.checks"),
+        )
+
+
+@dataclass(frozen=True)
+class ScanFile:
+    """One scanned paper's file. ``sha256`` and ``size`` are of the plain bytes (not the kiosk's ciphertext)."""
+
+    file_id: str
+    paper_id: str
+    page: int
+    content_type: str
+    size: int
+    sha256: str
+
+    @classmethod
+    def from_json(cls, data: Any, path: str) -> ScanFile:
+        d = _obj(data, path)
+        content_type = _req_str(d, "content_type", path, max_len=60)
+        if content_type not in {"application/pdf", "image/jpeg", "image/png"}:
+            raise ContractError("contract.malformed", f"{path}.content_type: {content_type!r} is not accepted")
+        size = int(_num(d, "size", path, integer=True) or 0)
+        if size < 1 or size > MAX_FILE_BYTES:
+            raise ContractError("contract.too_large" if size > MAX_FILE_BYTES else "contract.malformed",
+                                f"{path}.size: {size} bytes (1..{MAX_FILE_BYTES})", status=413 if size else 400)
+        return cls(
+            file_id=_req_str(d, "file_id", path, pattern=FILE_ID_RE, max_len=80),
+            paper_id=_req_str(d, "paper_id", path, max_len=80),
+            page=int(_num(d, "page", path, integer=True) or 0),
+            content_type=content_type,
+            size=size,
+            sha256=_req_str(d, "sha256", path, pattern=SHA256_RE, max_len=64),
+        )
+
+
+@dataclass(frozen=True)
+class Paper:
+    paper_id: str
+    name_zh: str
+    name_en: str
+    status: str  # PaperStatus
+
+    @classmethod
+    def from_json(cls, data: Any, path: str) -> Paper:
+        d = _obj(data, path)
+        status = _req_str(d, "status", path, max_len=20)
+        if status not in {s.value for s in PaperStatus}:
+            raise ContractError("contract.malformed", f"{path}.status: unknown paper status {status!r}")
+        return cls(_req_str(d, "paper_id", path, max_len=80), _req_str(d, "name_zh", path),
+                   _req_str(d, "name_en", path), status)
+
+
+@dataclass(frozen=True)
+class Service:
+    service_id: str
+    name_zh: str
+    name_en: str
+    promised_working_days: int  # the guide's "约 N 个工作日"
+
+    @classmethod
+    def from_json(cls, data: Any) -> Service:
+        d = _obj(data, "case.service")
+        days = int(_num(d, "promised_working_days", "case.service", integer=True) or 0)
+        return cls(_req_str(d, "service_id", "case.service", max_len=80), _req_str(d, "name_zh", "case.service"),
+                   _req_str(d, "name_en", "case.service"), days)
+
+
+@dataclass(frozen=True)
+class CasePackage:
+    """A committed case as the kiosk took it: the back office's first record of it.
+
+    Times are the kiosk's clock (epoch seconds); ``sent_at`` is the kiosk's clock when the package
+    left, so the back office can correct a kiosk whose clock is off by comparing it with its own.
+    """
+
+    case_code: str
+    kiosk_id: str
+    service: Service
+    identity: IdentityData
+    card_photo_jpeg_b64: str | None
+    phone: str | None  # mainland mobile number the resident gave for SMS, or None
+    checks: Checks
+    papers: tuple[Paper, ...]
+    files: tuple[ScanFile, ...]
+    compartment_id: str | None
+    receipt_printed: bool
+    created_at: float
+    committed_at: float
+    contract: int = CONTRACT_VERSION
+
+    def to_json(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["papers"] = [asdict(p) for p in self.papers]
+        d["files"] = [asdict(f) for f in self.files]
+        return d
+
+    @property
+    def deferred_papers(self) -> tuple[str, ...]:
+        return tuple(p.paper_id for p in self.papers if p.status == PaperStatus.DEFERRED)
+
+    def file(self, file_id: str) -> ScanFile:
+        for f in self.files:
+            if f.file_id == file_id:
+                return f
+        raise ContractError("file.unknown", f"case {self.case_code} has no file {file_id!r}", status=404)
+
+    def card_photo(self) -> bytes | None:
+        if self.card_photo_jpeg_b64 is None:
+            return None
+        return base64.b64decode(self.card_photo_jpeg_b64)
+
+    @classmethod
+    def from_json(cls, data: Any) -> CasePackage:
+        d = _obj(data, "case")
+        version = check_version(d, "case")
+        photo = _str(d, "card_photo_jpeg_b64", "case", max_len=MAX_CARD_PHOTO_BYTES * 2, optional=True)
+        if photo is not None:
+            try:
+                base64.b64decode(photo, validate=True)
+            except (binascii.Error, ValueError) as exc:
+                raise ContractError("contract.malformed", "case.card_photo_jpeg_b64: not base64") from exc
+        phone = _str(d, "phone", "case", max_len=20, optional=True)
+        if phone is not None and not is_mainland_mobile(phone):
+            raise ContractError("contract.malformed", "case.phone: not a mainland mobile number")
+        papers = tuple(Paper.from_json(p, f"case.papers[{i}]")
+                       for i, p in enumerate(_list(d, "papers", "case", max_items=50)))
+        files = tuple(ScanFile.from_json(f, f"case.files[{i}]")
+                      for i, f in enumerate(_list(d, "files", "case", max_items=200)))
+        if len({f.file_id for f in files}) != len(files):
+            raise ContractError("contract.malformed", "case.files: the same file_id twice")
+        paper_ids = {p.paper_id for p in papers}
+        for f in files:
+            if f.paper_id not in paper_ids:
+                raise ContractError("contract.malformed", f"case.files: {f.file_id} belongs to no paper of the case")
+        created = _num(d, "created_at", "case")
+        committed = _num(d, "committed_at", "case")
+        return cls(
+            case_code=_req_str(d, "case_code", "case", pattern=CASE_CODE_RE, max_len=8),
+            kiosk_id=_req_str(d, "kiosk_id", "case", pattern=KIOSK_ID_RE, max_len=63),
+            service=Service.from_json(d.get("service")),
+            identity=IdentityData.from_json(d.get("identity")),
+            card_photo_jpeg_b64=photo,
+            phone=phone,
+            checks=Checks.from_json(d.get("checks")),
+            papers=papers,
+            files=files,
+            compartment_id=_str(d, "compartment_id", "case", max_len=20, optional=True),
+            receipt_printed=_bool(d, "receipt_printed", "case"),
+            created_at=float(created or 0.0),
+            committed_at=float(committed or 0.0),
+            contract=version,
+        )
+
+
+def is_mainland_mobile(number: str) -> bool:
+    """11 digits starting 1[3-9]: what SMS to a mainland resident needs."""
+    return re.fullmatch(r"1[3-9]\d{9}", number) is not None
+
+
+@dataclass(frozen=True)
+class CaseReceipt:
+    """The back office's answer to a package: committed, and which files it still lacks."""
+
+    case_code: str
+    created: bool  # False when the same package was already held
+    missing_files: tuple[str, ...]
+    contract: int = CONTRACT_VERSION
+
+    @property
+    def complete(self) -> bool:
+        return not self.missing_files
+
+    def to_json(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["missing_files"] = list(self.missing_files)
+        return d
+
+    @classmethod
+    def from_json(cls, data: Any) -> CaseReceipt:
+        d = _obj(data, "receipt")
+        version = check_version(d, "receipt")
+        missing = _list(d, "missing_files", "receipt", max_items=200)
+        if not all(isinstance(m, str) for m in missing):
+            raise ContractError("contract.malformed", "receipt.missing_files: expected file ids")
+        return cls(_req_str(d, "case_code", "receipt", pattern=CASE_CODE_RE), _bool(d, "created", "receipt"),
+                   tuple(missing), version)
+
+
+@dataclass(frozen=True)
+class UploadStatus:
+    file_id: str
+    received: int  # bytes the back office holds, in order from the first
+    size: int
+    complete: bool  # all bytes held and the SHA-256 checked
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: Any) -> UploadStatus:
+        d = _obj(data, "upload")
+        return cls(_req_str(d, "file_id", "upload", pattern=FILE_ID_RE),
+                   int(_num(d, "received", "upload", integer=True) or 0),
+                   int(_num(d, "size", "upload", integer=True) or 0), _bool(d, "complete", "upload"))
+
+
+def content_range(start: int, end_exclusive: int, total: int) -> str:
+    """The ``Content-Range`` header of one chunk (HTTP's inclusive end)."""
+    return f"bytes {start}-{end_exclusive - 1}/{total}"
+
+
+def parse_content_range(header: str | None) -> tuple[int, int, int]:
+    """``Content-Range`` → (start, end_exclusive, total), refusing what does not add up."""
+    m = CONTENT_RANGE_RE.match(header or "")
+    if not m:
+        raise ContractError("upload.range", "Content-Range must be 'bytes <start>-<end>/<total>'")
+    start, end, total = (int(g) for g in m.groups())
+    if end < start or end >= total or end - start + 1 > MAX_CHUNK_BYTES:
+        raise ContractError("upload.range", f"Content-Range {header!r} does not fit the file or the chunk limit")
+    return start, end + 1, total
+
+
+# --------------------------------------------------------------------------------------------
+# Events after the package
+
+
+class EventKind(StrEnum):
+    COLLECTED = "collected"  # staff took the originals out of the compartment
+    RESULT_PLACED = "result_placed"
+    RESULT_COLLECTED = "result_collected"
+    CANCELLED = "cancelled"
+    DOOR_JAMMED = "door_jammed"
+    FORCED_OPEN = "forced_open"
+
+
+@dataclass(frozen=True)
+class KioskEvent:
+    """Something that happened to a case at the kiosk. ``event_id`` makes a resend harmless."""
+
+    event_id: str
+    case_code: str | None  # None for a door event with no case in the compartment
+    kind: str  # EventKind
+    at: float  # kiosk clock
+    actor: str  # masked: "staff:04A1…C3", "resident", "kiosk"
+    compartment_id: str | None = None
+    detail: dict[str, str] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: Any, path: str = "event") -> KioskEvent:
+        d = _obj(data, path)
+        kind = _req_str(d, "kind", path, max_len=30)
+        if kind not in {k.value for k in EventKind}:
+            raise ContractError("contract.malformed", f"{path}.kind: unknown event {kind!r}")
+        detail = _obj(d.get("detail", {}), f"{path}.detail")
+        if len(detail) > 20 or not all(isinstance(k, str) and isinstance(v, str) and len(v) <= 500
+                                       for k, v in detail.items()):
+            raise ContractError("contract.malformed", f"{path}.detail: expected up to 20 short text fields")
+        return cls(
+            event_id=_req_str(d, "event_id", path, pattern=FILE_ID_RE, max_len=80),
+            case_code=_str(d, "case_code", path, pattern=CASE_CODE_RE, optional=True),
+            kind=kind,
+            at=float(_num(d, "at", path) or 0.0),
+            actor=_req_str(d, "actor", path, max_len=60),
+            compartment_id=_str(d, "compartment_id", path, max_len=20, optional=True),
+            detail=dict(detail),
+        )
+
+
+@dataclass(frozen=True)
+class EventBatch:
+    kiosk_id: str
+    sent_at: float
+    events: tuple[KioskEvent, ...]
+    contract: int = CONTRACT_VERSION
+
+    def to_json(self) -> dict[str, Any]:
+        return {"contract": self.contract, "kiosk_id": self.kiosk_id, "sent_at": self.sent_at,
+                "events": [e.to_json() for e in self.events]}
+
+    @classmethod
+    def from_json(cls, data: Any) -> EventBatch:
+        d = _obj(data, "events")
+        version = check_version(d, "events")
+        events = tuple(KioskEvent.from_json(e, f"events.events[{i}]")
+                       for i, e in enumerate(_list(d, "events", "events", max_items=MAX_EVENTS_PER_BATCH)))
+        return cls(_req_str(d, "kiosk_id", "events", pattern=KIOSK_ID_RE), float(_num(d, "sent_at", "events") or 0),
+                   events, version)
+
+
+@dataclass(frozen=True)
+class EventsReceipt:
+    accepted: tuple[str, ...]  # event ids now held (new or already held)
+    refused: dict[str, str]  # event id → why (e.g. unknown case: the kiosk resends after the case)
+    contract: int = CONTRACT_VERSION
+
+    def to_json(self) -> dict[str, Any]:
+        return {"contract": self.contract, "accepted": list(self.accepted), "refused": dict(self.refused)}
+
+    @classmethod
+    def from_json(cls, data: Any) -> EventsReceipt:
+        d = _obj(data, "events_receipt")
+        version = check_version(d, "events_receipt")
+        accepted = _list(d, "accepted", "events_receipt", max_items=MAX_EVENTS_PER_BATCH)
+        refused = _obj(d.get("refused", {}), "events_receipt.refused")
+        return cls(tuple(str(a) for a in accepted), {str(k): str(v) for k, v in refused.items()}, version)
+
+
+@dataclass(frozen=True)
+class ErrorBody:
+    code: str
+    message: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"error": {"code": self.code, "message": self.message}}
+
+    @classmethod
+    def from_json(cls, data: Any) -> ErrorBody:
+        d = _obj(_obj(data, "error").get("error"), "error.error")
+        return cls(_req_str(d, "code", "error", max_len=80), _req_str(d, "message", "error", max_len=2000))
+
+
+def file_sha256(chunks: Iterable[bytes]) -> str:
+    h = hashlib.sha256()
+    for c in chunks:
+        h.update(c)
+    return h.hexdigest()
