@@ -15,6 +15,8 @@ APT_PACKAGES=(
   xvfb xauth                         # `make run` on a machine with no display
   espeak-ng                          # spoken prompts (the kiosk stays silent without it)
   cage xinit                         # the kiosk compositor (and the X11 alternative) the units start
+  postgresql                         # the back office's production database, started by the tests
+  chromium chromium-driver           # the back-office pages tested in a real headless browser
 )
 
 # Python 3.11: the one on PATH, else Debian's (which needs its venv and headers packages too).
@@ -48,6 +50,6 @@ PIP=("$VENV/bin/python" -m pip install -q --disable-pip-version-check)
 # face_recognition would pull dlib and compile it for many minutes: dlib-bin ships the module.
 "${PIP[@]}" dlib-bin face_recognition_models click numpy Pillow 'setuptools<81'
 "${PIP[@]}" --no-deps face_recognition==1.3.0
-"${PIP[@]}" -e '.[test]'
+"${PIP[@]}" -e '.[test,backoffice]'
 echo "$want" > "$STAMP"
 echo "setup: done"
