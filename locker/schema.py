@@ -151,6 +151,31 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             updated_at REAL NOT NULL
         )""",
     ),
+    # 3: delivery of committed cases to the back office (kiosk/sync): one row per case, queued in
+    # the commit's own transaction; plus the sync's small state (event cursor, revocation).
+    (
+        """CREATE TABLE deliveries (
+            case_code TEXT PRIMARY KEY,
+            created_at REAL NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at REAL NOT NULL,
+            package_enc BLOB,
+            package_sha256 TEXT,
+            last_error TEXT,
+            error_code TEXT,
+            refused_at REAL,
+            alerted_at REAL,
+            acknowledged_at REAL
+        )""",
+        "CREATE INDEX deliveries_due ON deliveries(next_attempt_at) WHERE acknowledged_at IS NULL",
+        "INSERT INTO deliveries (case_code, created_at, next_attempt_at) SELECT case_code, committed_at,"
+        " committed_at FROM cases WHERE committed_at IS NOT NULL AND purged_at IS NULL",
+        """CREATE TABLE sync_state (
+            key TEXT PRIMARY KEY,
+            value TEXT NOT NULL,
+            updated_at REAL NOT NULL
+        )""",
+    ),
 )
 
 LATEST = len(MIGRATIONS)
