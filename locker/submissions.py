@@ -142,6 +142,7 @@ class SubmissionStore:
         card_photo: bytes | None = None,
         fingerprint: bytes | None = None,
         actor: str = "resident",
+        checks: dict[str, Any] | None = None,
     ) -> DraftTicket:
         now = self.clock()
         with self.db.transaction() as conn:
@@ -172,7 +173,8 @@ class SubmissionStore:
                 actor,
                 "case.draft",
                 case_code=code,
-                detail={"service_id": service_id},
+                # checks: the face check's outcome (distance, frames judged), never biometric data
+                detail={"service_id": service_id} | ({"checks": checks} if checks else {}),
             )
         log.info("case %s opened for %s (service %s)", code, mask_id_number(identity.id_number), service_id)
         return DraftTicket(code, pickup)
@@ -239,6 +241,9 @@ class SubmissionStore:
                 case_code=case_code,
                 detail={"compartment": compartment_id, "deferred": list(case.deferred_papers)},
             )
+            # The back-office delivery is queued in the commit's own transaction (kiosk/sync).
+            conn.execute("INSERT INTO deliveries (case_code, created_at, next_attempt_at) VALUES (?, ?, ?)"
+                         " ON CONFLICT (case_code) DO NOTHING", (case_code, now, now))
         log.info("case %s committed (%s) in compartment %s", case_code, case.id_masked, compartment_id)
         return self.get_case(case_code)
 
