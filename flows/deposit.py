@@ -115,6 +115,7 @@ class _Run:
     tx: Any = None
     leave_requested: str = ""  # cancel / time-out while the unlock was under way
     receipt: Receipt | None = None
+    face_checks: dict[str, Any] = field(default_factory=dict)  # the accepted check's outcome, no biometrics
 
 
 def _size_value(size: Any) -> str:
@@ -330,6 +331,7 @@ class DepositFlow(FlowMachine):
         run = self._run()
         run.session.close_face()
         if decision.accepted:
+            run.face_checks = {"face_distance": decision.distance, "face_frames_judged": decision.frames}
             crashpoints.reached("deposit.face_ok")
             self._enter_fingerprint()
             return
@@ -487,6 +489,7 @@ class DepositFlow(FlowMachine):
             identity=Identity(record.display_name, record.id_number, _extra(record)),
             card_photo=png.tobytes() if ok else None,
             fingerprint=bytes(run.session.template),
+            checks=run.face_checks or None,
         )
         run.service = service
         run.case_code, run.pickup_code = ticket.case_code, ticket.pickup_code
