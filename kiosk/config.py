@@ -188,6 +188,21 @@ class KioskConfig:
     path: Path
     name: str
     state_dir: Path
+class BackofficeConfig:
+    """Where committed cases go (kiosk/sync): the town's back office, over HTTPS with its own CA."""
+
+    enabled: bool = False
+    url: str = ""  # base URL, e.g. https://backoffice.qidu.example; http:// only in simulator mode
+    ca_file: Path | None = None  # PEM of the back office's certificate or CA; None = the system's CAs
+    credential_file: Path | None = None  # None = "backoffice.credential" beside the store's key file
+    poll_interval_s: float = 5.0  # how often the outbox looks for work when nothing woke it
+    retry_min_s: float = 5.0  # first wait after a failed delivery, doubling up to retry_max_s
+    retry_max_s: float = 600.0
+    refused_retry_s: float = 3600.0  # a refused package (4xx) or a revoked kiosk: try again this rarely
+    timeout_s: float = 30.0  # one HTTP request
+
+
+@dataclass(frozen=True)
     simulator: SimulatorConfig
     store: StoreConfig
     alerts: AlertsConfig
@@ -200,6 +215,7 @@ class KioskConfig:
     def device(self, name: str) -> DeviceConfig:
         return self.devices[name]
 
+    backoffice: BackofficeConfig = field(default_factory=BackofficeConfig)
     def port_of(self, dev: SerialConfig | DoorRelayConfig | PrinterConfig) -> str:
         """Where the driver opens the device: the simulator's link in simulator mode."""
         return str(self.simulator.link(dev.name)) if dev.simulated else dev.port
@@ -257,7 +273,7 @@ def parse_config(data: dict[str, Any], path: Path) -> KioskConfig:
     r = _Reader()
     base = path.parent.parent if path.parent.name == "config" else path.parent
     r.unknown_keys(data, "(top level)", {"kiosk", "simulator", "store", "alerts", "lockers", "ui", "flows",
-                                         "door_entry", "devices"})
+                                         "door_entry", "devices", "backoffice"})
     k = data.get("kiosk", {})
     s = data.get("simulator", {})
     devs = data.get("devices", {})
@@ -404,6 +420,7 @@ def parse_config(data: dict[str, Any], path: Path) -> KioskConfig:
     door_entry = _door_entry(r, data.get("door_entry", {}), state_dir)
     cfg = KioskConfig(
         path=path,
+    backoffice = _backoffice(r, data.get("backoffice", {}), resolve, sim.enabled)
         name=r.get(k, "name", "kiosk", str, "自助服务终端"),
         state_dir=state_dir,
         simulator=sim,
@@ -420,6 +437,7 @@ def parse_config(data: dict[str, Any], path: Path) -> KioskConfig:
         raise ConfigError(f"{path}: {len(r.problems)} problem(s):\n  " + "\n  ".join(r.problems),
                           code="config.invalid")
     return cfg
+        backoffice=backoffice,
 
 
 def _lockers(r: _Reader, t: dict[str, Any], bus: DeviceConfig) -> LockersConfig:
@@ -477,6 +495,46 @@ STEP_NAMES = ("card", "face", "face_retry", "fingerprint", "fingerprint_retry", 
 
 
 def _flows(r: _Reader, t: dict[str, Any], base: Path, state_dir: Path) -> FlowsConfig:
+    return cfg
+
+
+def _backoffice(r: _Reader, t: dict[str, Any], resolve: Any, simulator: bool) -> BackofficeConfig:
+    """The back office's URL and trust: personal data leaves the kiosk only over an authenticated channel."""
+    where = "backoffice"
+    r.unknown_keys(t, where, {"enabled", "url", "ca_file", "credential_file", "poll_interval_s", "retry_min_s",
+                              "retry_max_s", "refused_retry_s", "timeout_s"})
+    url = r.get(t, "url", where, str, "").rstrip("/")
+    ca = r.get(t, "ca_file", where, str, "")
+    cred = r.get(t, "credential_file", where, str, "")
+    cfg = BackofficeConfig(
+        enabled=r.get(t, "enabled", where, bool, False),
+        url=url,
+        ca_file=resolve(ca) if ca else None,
+        credential_file=resolve(cred) if cred else None,
+        poll_interval_s=r.get(t, "poll_interval_s", where, float, 5.0),
+        retry_min_s=r.get(t, "retry_min_s", where, float, 5.0),
+        retry_max_s=r.get(t, "retry_max_s", where, float, 600.0),
+        refused_retry_s=r.get(t, "refused_retry_s", where, float, 3600.0),
+        timeout_s=r.get(t, "timeout_s", where, float, 30.0),
+    )
+    scheme = url.split("://", 1)[0].lower() if "://" in url else ""
+    if cfg.enabled or url:
+        r.check(scheme in ("https", "http"), f"{where}.url: {url!r}; give the back office's address, "
+                "e.g. https://backoffice.example.gov.cn")
+    if scheme == "http" and not simulator:
+        r.problems.append(f"{where}.url: {url!r} is plain http://, which would send residents' personal data "
+                          "unencrypted and to anyone who answers; use https:// with ca_file (http is allowed only "
+                          "in simulator mode, [simulator] enabled = true)")
+    if cfg.ca_file is not None:
+        r.check(cfg.ca_file.is_file(), f"{where}.ca_file: {cfg.ca_file} does not exist; give the PEM file of the "
+                "back office's certificate or of the CA that signed it")
+    r.check(0.5 <= cfg.poll_interval_s <= 3600, f"{where}.poll_interval_s: {cfg.poll_interval_s} out of range "
+            "(0.5–3600 s)")
+    r.check(0.1 <= cfg.retry_min_s <= cfg.retry_max_s <= 86400, f"{where}.retry_min_s / retry_max_s: need "
+            "0.1 ≤ min ≤ max ≤ 86400 s")
+    r.check(1 <= cfg.refused_retry_s <= 7 * 86400, f"{where}.refused_retry_s: {cfg.refused_retry_s} out of "
+            "range (1 s – 7 days)")
+    r.check(1 <= cfg.timeout_s <= 600, f"{where}.timeout_s: {cfg.timeout_s} out of range (1–600 s)")
     r.unknown_keys(t, "flows", {"guide_file", "max_face_tries", "max_finger_tries", "max_door_attempts",
                                 "finger_timeout_s", "door_settle_timeout_s", "fingerprint_first_page",
                                 "fingerprint_pages", "timeouts"})
