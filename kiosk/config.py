@@ -184,10 +184,6 @@ class DoorEntryConfig:
 
 
 @dataclass(frozen=True)
-class KioskConfig:
-    path: Path
-    name: str
-    state_dir: Path
 class BackofficeConfig:
     """Where committed cases go (kiosk/sync): the town's back office, over HTTPS with its own CA."""
 
@@ -203,6 +199,10 @@ class BackofficeConfig:
 
 
 @dataclass(frozen=True)
+class KioskConfig:
+    path: Path
+    name: str
+    state_dir: Path
     simulator: SimulatorConfig
     store: StoreConfig
     alerts: AlertsConfig
@@ -211,11 +211,11 @@ class BackofficeConfig:
     flows: FlowsConfig
     door_entry: DoorEntryConfig
     devices: dict[str, DeviceConfig] = field(default_factory=dict)
+    backoffice: BackofficeConfig = field(default_factory=BackofficeConfig)
 
     def device(self, name: str) -> DeviceConfig:
         return self.devices[name]
 
-    backoffice: BackofficeConfig = field(default_factory=BackofficeConfig)
     def port_of(self, dev: SerialConfig | DoorRelayConfig | PrinterConfig) -> str:
         """Where the driver opens the device: the simulator's link in simulator mode."""
         return str(self.simulator.link(dev.name)) if dev.simulated else dev.port
@@ -415,12 +415,12 @@ def parse_config(data: dict[str, Any], path: Path) -> KioskConfig:
         for i, u in enumerate(values):
             r.check(isinstance(u, str) and "://" in u, f"alerts.{key}[{i}]: {u!r} is not an apprise URL (scheme://…)")
     lockers = _lockers(r, data.get("lockers", {}), devices["locker"])
+    backoffice = _backoffice(r, data.get("backoffice", {}), resolve, sim.enabled)
     ui = _ui(r, data.get("ui", {}))
     flows = _flows(r, data.get("flows", {}), base, state_dir)
     door_entry = _door_entry(r, data.get("door_entry", {}), state_dir)
     cfg = KioskConfig(
         path=path,
-    backoffice = _backoffice(r, data.get("backoffice", {}), resolve, sim.enabled)
         name=r.get(k, "name", "kiosk", str, "自助服务终端"),
         state_dir=state_dir,
         simulator=sim,
@@ -432,12 +432,12 @@ def parse_config(data: dict[str, Any], path: Path) -> KioskConfig:
         flows=flows,
         door_entry=door_entry,
         devices=devices,
+        backoffice=backoffice,
     )
     if r.problems:
         raise ConfigError(f"{path}: {len(r.problems)} problem(s):\n  " + "\n  ".join(r.problems),
                           code="config.invalid")
     return cfg
-        backoffice=backoffice,
 
 
 def _lockers(r: _Reader, t: dict[str, Any], bus: DeviceConfig) -> LockersConfig:
@@ -490,14 +490,6 @@ def _lockers(r: _Reader, t: dict[str, Any], bus: DeviceConfig) -> LockersConfig:
     return cfg
 
 
-STEP_NAMES = ("card", "face", "face_retry", "fingerprint", "fingerprint_retry", "guide", "documents", "size",
-              "door", "receipt", "pin", "pickups", "opening", "choose", "code")
-
-
-def _flows(r: _Reader, t: dict[str, Any], base: Path, state_dir: Path) -> FlowsConfig:
-    return cfg
-
-
 def _backoffice(r: _Reader, t: dict[str, Any], resolve: Any, simulator: bool) -> BackofficeConfig:
     """The back office's URL and trust: personal data leaves the kiosk only over an authenticated channel."""
     where = "backoffice"
@@ -535,6 +527,14 @@ def _backoffice(r: _Reader, t: dict[str, Any], resolve: Any, simulator: bool) ->
     r.check(1 <= cfg.refused_retry_s <= 7 * 86400, f"{where}.refused_retry_s: {cfg.refused_retry_s} out of "
             "range (1 s – 7 days)")
     r.check(1 <= cfg.timeout_s <= 600, f"{where}.timeout_s: {cfg.timeout_s} out of range (1–600 s)")
+    return cfg
+
+
+STEP_NAMES = ("card", "face", "face_retry", "fingerprint", "fingerprint_retry", "guide", "documents", "size",
+              "door", "receipt", "pin", "pickups", "opening", "choose", "code")
+
+
+def _flows(r: _Reader, t: dict[str, Any], base: Path, state_dir: Path) -> FlowsConfig:
     r.unknown_keys(t, "flows", {"guide_file", "max_face_tries", "max_finger_tries", "max_door_attempts",
                                 "finger_timeout_s", "door_settle_timeout_s", "fingerprint_first_page",
                                 "fingerprint_pages", "timeouts"})
