@@ -19,7 +19,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from devices.errors import DeviceError
-from devices.privacy import mask_id_number
+from devices.privacy import mask_uid
 from devices.relay import DoorRelay
 from flows.errors import FlowError
 from locker.audit import AuditLog
@@ -128,7 +128,7 @@ class DoorEntry:
     def deny_card(self, uid: str, *, actor: str) -> None:
         uid = normalise_badge(uid)
         self.deny.add(uid)
-        self.audit.append(actor, "door.deny_added", detail={"card": mask_id_number(uid)})
+        self.audit.append(actor, "door.deny_added", detail={"card": mask_uid(uid)})
 
     def card_tapped(self, uid: str) -> DoorDecision:
         """From the door reader's CardWatcher: decide, act, and log every entry attempt."""
@@ -153,10 +153,10 @@ class DoorEntry:
                 "door",
                 "door.entry" if decision is DoorDecision.OPENED else "door.refused",
                 detail={
-                    "card": mask_id_number(card),
+                    "card": mask_uid(card),
                     "decision": decision.value,
                     "at": when.isoformat(timespec="seconds"),
                 },
             )
-        log.info("door: card %s → %s", mask_id_number(card), decision.value)
+        log.info("door: card %s → %s", mask_uid(card), decision.value)
         return decision

@@ -16,6 +16,7 @@ from typing import Any
 
 from devices.errors import KioskError
 from kiosk.config import ALL_DEVICES, KioskConfig, load_config
+from kiosk.logsetup import setup_logging
 
 log = logging.getLogger("kiosk")
 
@@ -135,7 +136,10 @@ def cmd_sim(cfg: KioskConfig, args: argparse.Namespace) -> int:
     print(f"control: {control_path}", flush=True)
     print("ready", flush=True)
     stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    # An ignored SIGINT means a script started us in the background and stops us itself, in order
+    # (scripts/run.sh: the app goes before the simulators it talks to), so keep ignoring Ctrl-C then.
+    wanted = [signal.SIGTERM] if signal.getsignal(signal.SIGINT) == signal.SIG_IGN else [signal.SIGINT, signal.SIGTERM]
+    for sig in wanted:
         signal.signal(sig, lambda *_: stop.set())
     stop.wait()
     server.close()
@@ -322,10 +326,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    setup_logging(args.verbose)  # before anything imports Kivy (see kiosk.logsetup)
     try:
         cfg = load_config(args.config)
+        mode = "simulator" if cfg.simulator.enabled else "hardware"
+        log.debug("kiosk %s with %s (%s mode)", args.command, cfg.path, mode)
         return int(args.func(cfg, args))
     except KioskError as exc:
         print(f"kiosk: {exc}", file=sys.stderr)

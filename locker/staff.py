@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from devices.errors import KioskError, Recovery
+from devices.privacy import mask_uid
 from locker.audit import AuditLog
 from locker.db import Database
 
@@ -82,7 +83,12 @@ class StaffMember:
     @property
     def actor(self) -> str:
         """How this person appears in the audit log (no name: the log outlives staff turnover)."""
-        return f"staff:{self.badge_uid}"
+        return staff_actor(self.badge_uid)
+
+
+def staff_actor(badge_uid: str) -> str:
+    """``staff:04****C3``: the audit log and the journal never hold a full badge UID (a cloner's input)."""
+    return f"staff:{mask_uid(badge_uid)}"
 
 
 def _kdf(pin: str, salt: bytes, spec: str) -> bytes:
@@ -134,7 +140,7 @@ class StaffAccounts:
             except sqlite3.IntegrityError:
                 raise StaffExists(f"badge {badge} already has an account") from None
             if self.audit is not None:
-                self.audit.append("admin", "staff.add", detail={"badge": badge})
+                self.audit.append("admin", "staff.add", detail={"badge": mask_uid(badge)})
         return StaffMember(badge, name.strip())
 
     def set_pin(self, badge_uid: str, pin: str, *, actor: str = "admin") -> None:
@@ -151,7 +157,7 @@ class StaffAccounts:
             if cur.rowcount != 1:
                 raise UnknownBadge(f"no staff account for badge {badge}")
             if self.audit is not None:
-                self.audit.append(actor, "staff.set_pin", detail={"badge": badge})
+                self.audit.append(actor, "staff.set_pin", detail={"badge": mask_uid(badge)})
 
     def deactivate(self, badge_uid: str, *, actor: str = "admin") -> None:
         badge = normalise_badge(badge_uid)
@@ -160,7 +166,7 @@ class StaffAccounts:
             if cur.rowcount != 1:
                 raise UnknownBadge(f"no staff account for badge {badge}")
             if self.audit is not None:
-                self.audit.append(actor, "staff.deactivate", detail={"badge": badge})
+                self.audit.append(actor, "staff.deactivate", detail={"badge": mask_uid(badge)})
 
     def list_staff(self) -> list[StaffMember]:
         rows = self.db.query("SELECT badge_uid, name FROM staff WHERE active = 1 ORDER BY name")
@@ -172,7 +178,7 @@ class StaffAccounts:
         row = self.db.query_one("SELECT * FROM staff WHERE badge_uid = ? AND active = 1", (badge,))
         if row is None:
             _kdf(pin, b"\0" * 16, self._spec)  # same time as a known badge: do not reveal which badges exist
-            raise UnknownBadge(f"badge {badge} has no staff account")
+            raise UnknownBadge(f"badge {mask_uid(badge)} has no staff account")
         now = self.clock()
         if row["locked_until"] is not None and now < row["locked_until"]:
             raise BadgeLocked(row["locked_until"])
@@ -181,7 +187,7 @@ class StaffAccounts:
             if ok:
                 conn.execute("UPDATE staff SET failed_tries = 0, locked_until = NULL WHERE badge_uid = ?", (badge,))
                 if self.audit is not None:
-                    self.audit.append(f"staff:{badge}", "staff.login", detail={})
+                    self.audit.append(staff_actor(badge), "staff.login", detail={})
                 return StaffMember(badge, row["name"])
             # A lock-out that has run out starts a fresh count.
             expired = row["locked_until"] is not None
@@ -193,10 +199,10 @@ class StaffAccounts:
             )
             if self.audit is not None:
                 self.audit.append(
-                    f"staff:{badge}", "staff.badge_locked" if until else "staff.wrong_pin", detail={"tries": tries}
+                    staff_actor(badge), "staff.badge_locked" if until else "staff.wrong_pin", detail={"tries": tries}
                 )
         if until is not None:
-            log.warning("staff badge %s locked for %.0f s after %d wrong PINs", badge, LOCK_S, MAX_TRIES)
+            log.warning("staff badge %s locked for %.0f s after %d wrong PINs", mask_uid(badge), LOCK_S, MAX_TRIES)
             raise BadgeLocked(until)
         raise WrongPin(MAX_TRIES - tries)
 

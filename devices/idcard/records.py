@@ -14,7 +14,7 @@ from dataclasses import dataclass, fields
 from devices.idcard.codes import Sex, is_valid_id_number, nation_name
 from devices.idcard.errors import IdCardRecordError
 from devices.idcard.protocol import TEXT_SIZE, decode_ucs2
-from devices.privacy import mask_id_number
+from devices.privacy import mask_id_number, mask_name
 
 LONG_TERM = "长期"
 
@@ -96,7 +96,16 @@ class IdentityRecord:
         return self.valid_to is not None and on > self.valid_to
 
     def _masked_fields(self) -> dict[str, str]:
-        return {"id_number": self.masked_id_number}
+        # Everything that names or locates the person is masked: a record is logged as it is.
+        hidden = "'<hidden>'"
+        masked = {"id_number": self.masked_id_number, "birth_date": hidden}
+        for name in ("name", "chinese_name", "english_name"):
+            value = getattr(self, name, None)
+            if isinstance(value, str):
+                masked[name] = repr(mask_name(value))
+        if isinstance(getattr(self, "address", None), str):
+            masked["address"] = hidden
+        return masked
 
     def __repr__(self) -> str:
         masked = self._masked_fields()
@@ -105,7 +114,7 @@ class IdentityRecord:
 
     def __str__(self) -> str:
         until = "长期" if self.valid_to is None else self.valid_to.isoformat()
-        return f"{self.card_type} card of {self.display_name} ({self.masked_id_number}), valid until {until}"
+        return f"{self.card_type} card of {mask_name(self.display_name)} ({self.masked_id_number}), valid until {until}"
 
     def encode(self) -> bytes:
         """The 256-byte text block for this record."""

@@ -37,6 +37,7 @@ from devices.pcsc.protocol import (
     parse_response,
     uid_hex,
 )
+from devices.privacy import mask_uid
 from devices.status import DeviceStatus, StatusTracker
 
 log = logging.getLogger(__name__)
@@ -400,7 +401,7 @@ class CardWatcher:
             self._report_error(exc)
             return
         self._card_uid = uid
-        log.info("%s: card %s", self.reader.device, uid)
+        log.info("%s: card %s", self.reader.device, mask_uid(uid))
         self.on_card(uid)
 
     def _report_removed(self) -> None:

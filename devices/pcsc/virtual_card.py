@@ -37,6 +37,7 @@ from devices.pcsc.protocol import (
     encode_frame,
     idcard_atr,
 )
+from devices.privacy import mask_uid
 from devices.sim_actions import SimulatorActions
 
 log = logging.getLogger(__name__)
@@ -89,7 +90,7 @@ class VirtualCardSimulator(SimulatorActions):
             self._sock = sock
             self._thread = threading.Thread(target=self._serve, args=(sock,), name="sim-pcsc", daemon=True)
             self._thread.start()
-        log.info("virtual %s card %s in the field of port %d", kind, raw.hex().upper(), self.port)
+        log.info("virtual %s card %s in the field of port %d", kind, mask_uid(raw.hex()), self.port)
         return self.ctl_state()
 
     def ctl_remove(self) -> dict[str, Any]:
