@@ -50,6 +50,7 @@ MAINTENANCE_ACTIONS = ("test_devices", "back", "cancel")
 AUDIT_MAINTENANCE_ENTERED = "kiosk.maintenance_entered"
 AUDIT_DEVICE_TEST = "kiosk.device_test"
 AUDIT_MAINTENANCE_LEFT = "kiosk.maintenance_left"
+AUDIT_UNCONFIRMED = "staff.collect_unconfirmed"
 
 
 def shown_key(code: str) -> str:
@@ -77,6 +78,7 @@ class StaffPickupFlow(FlowMachine):
         device_statuses: DeviceStatuses | None = None,
         check_devices: DeviceCheck | None = None,
         audit: AuditPort | None = None,
+        staff_alerts: AlertPort | None = None,
         timeouts: Mapping[str, float] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -91,6 +93,7 @@ class StaffPickupFlow(FlowMachine):
         self.device_statuses = device_statuses
         self.check_devices = check_devices
         self.audit: AuditPort | None = audit if audit is not None else getattr(staff, "audit", None)
+        self.staff_alerts = staff_alerts
         self.badge: str | None = None
         self.member: StaffMember | None = None
         self.opened: dict[str, str] = {}  # case_code → compartment opened for collection this session
@@ -132,20 +135,47 @@ class StaffPickupFlow(FlowMachine):
 
     # -- the list --------------------------------------------------------------------------------------
     def pending(self) -> list[dict[str, Any]]:
-        return [
-            {
-                "case_code": c.case_code,
-                "service_id": c.service_id,
-                "compartment": c.compartment_id,
-                "id_masked": c.id_masked,
-                "name_masked": c.name_masked,
-                "committed_at": c.committed_at,
-                "deferred": list(c.deferred_papers),
-                "opened": c.case_code in self.opened,
-                "not_opened": self.not_opened.get(c.case_code),
-            }
-            for c in self.submissions.pending_pickups()
+        rows = []
+        for c in self.submissions.pending_pickups():
+            earlier = self._unconfirmed_open(c.case_code, c.committed_at)
+            rows.append(
+                {
+                    "case_code": c.case_code,
+                    "service_id": c.service_id,
+                    "compartment": c.compartment_id,
+                    "id_masked": c.id_masked,
+                    "name_masked": c.name_masked,
+                    "committed_at": c.committed_at,
+                    "deferred": list(c.deferred_papers),
+                    "opened": c.case_code in self.opened or earlier is not None,
+                    "not_opened": self.not_opened.get(c.case_code),
+                    # opened for collection in an earlier session that ended without "collected":
+                    # the door was open, so only staff can say whether the papers are still inside
+                    "unconfirmed": earlier,
+                }
+            )
+        return rows
+
+    def _unconfirmed_open(self, case_code: str, committed_at: float | None) -> dict[str, Any] | None:
+        """The last collection door opened for this still-pending case (from the durable unlock log)."""
+        history = getattr(self.lockers, "history", None)
+        if history is None or case_code in self.opened:
+            return None
+        opened = [
+            t
+            for t in history(case_code=case_code)
+            if t.purpose.value == "collect"
+            and t.papers_moved
+            and (committed_at is None or t.created_at >= committed_at)
         ]
+        if not opened:
+            return None
+        t = opened[-1]
+        return {
+            "by": t.actor,
+            "at": t.door_opened_at or t.created_at,
+            "door": "open" if t.state.in_progress else "closed",
+        }
 
     def results_due(self) -> list[dict[str, Any]]:
         """Collected cases whose result papers can go back into a compartment for the resident."""
@@ -206,24 +236,53 @@ class StaffPickupFlow(FlowMachine):
         if not todo:
             self._show_pickups("staff.nothing_to_open")
             return
-        self.enter(OPENING, Screen.STAFF_PICKUPS, "staff.opening", params={"cases": [c for c, _ in todo]}, busy=True)
+        total = len(todo)
+        gen = self.enter(
+            OPENING,
+            Screen.STAFF_PICKUPS,
+            "staff.opening",
+            params={"cases": [c for c, _ in todo], "done": 0, "total": total},
+            actions=("cancel",),
+            busy=True,
+            progress=0.0,
+        )
         actor = self.actor
+        per_door = self.timeouts.get(OPENING)
 
         def work(cancel: CancelToken) -> dict[str, str]:
             outcome: dict[str, str] = {}
-            for code, compartment in todo:
+            late: dict[str, str] = {}  # opened after the session had already ended (cancel, time-out)
+            for i, (code, compartment) in enumerate(todo):
                 if cancel.cancelled:
                     break
                 assert compartment is not None
+                # The step's time limit is per door: a step busy opening doors does not time out
+                # under itself, while one door that hangs still ends the session.
+                if per_door is not None:
+                    self.extend_deadline(gen, per_door)
+                self.update(
+                    gen,
+                    message="staff.opening_progress",
+                    params={"done": i, "total": total, "current": i + 1, "compartment": compartment},
+                    progress=i / total,
+                )
                 try:
                     self.lockers.open(compartment, case_code=code, purpose="collect", actor=actor)
-                    outcome[code] = "opened"
-                    self.opened[code] = compartment
-                    self.not_opened.pop(code, None)
-                    crashpoints.reached("pickup.door_opened")
                 except KioskError as exc:  # jammed, refused, outcome unknown, busy, port lost …
                     outcome[code] = exc.code
                     log.warning("staff %s: compartment %s (case %s) did not open: %s", actor, compartment, code, exc)
+                    continue
+                outcome[code] = "opened"
+                with self._lock:
+                    if self.current(gen):
+                        self.opened[code] = compartment
+                        self.not_opened.pop(code, None)
+                    else:
+                        late[code] = compartment
+                crashpoints.reached("pickup.door_opened")
+            self.update(gen, params={"done": len(outcome), "total": total}, progress=len(outcome) / total)
+            if late:
+                self._alert_unconfirmed(late, actor, "session ended while doors were being opened")
             return outcome
 
         self.run_blocking("open for collection", work, lambda outcome: self._opened(todo, outcome), self._failed)
@@ -277,8 +336,9 @@ class StaffPickupFlow(FlowMachine):
     # -- compartment controls (override) ------------------------------------------------------------
     def _show_compartments(self, message: str, *, selected: str | None = None, reason: str | None = None) -> None:
         open_now = {t.compartment_id for t in self.lockers.unfinished() if t.state.in_progress}
+        held = self.lockers.held_by_cases() if hasattr(self.lockers, "held_by_cases") else {}
         tiles = [
-            {"id": c.id, "state": TILE_OPEN if c.id in open_now else TILE_STATE.get(str(c.state), "disabled")}
+            {"id": c.id, "state": TILE_OPEN if c.id in open_now else self._tile_state(c, held)}
             for c in self.lockers.compartments()
         ]
         self.enter(
@@ -288,6 +348,12 @@ class StaffPickupFlow(FlowMachine):
             params={"compartments": tiles, "reasons": list(OVERRIDE_REASONS), "selected": selected, "reason": reason},
             actions=("select", "reason", "override", "back", "cancel"),
         )
+
+    @staticmethod
+    def _tile_state(c: Any, held: Mapping[str, str]) -> str:
+        """A free row that a pending case still names (collection not confirmed) is shown occupied."""
+        state = TILE_STATE.get(str(c.state), "disabled")
+        return "occupied" if state == "free" and c.id in held else state
 
     def _compartments_action(self, action: str, data: dict[str, Any]) -> None:
         params = self.view.params
@@ -393,12 +459,13 @@ class StaffPickupFlow(FlowMachine):
 
         self.run_blocking("device test", check, done, failed)
 
-    def _audit(self, action: str, detail: dict[str, Any]) -> None:
-        log.info("staff %s: %s %s", self.actor, action, detail)
+    def _audit(self, action: str, detail: dict[str, Any], *, actor: str | None = None) -> None:
+        actor = actor or self.actor
+        log.info("staff %s: %s %s", actor, action, detail)
         if self.audit is None:
             return
         try:
-            self.audit.append(self.actor, action, detail=detail)
+            self.audit.append(actor, action, detail=detail)
         except KioskError as exc:  # the audit store failing must not strand staff on a screen
             log.error("audit of %s by %s failed: %s", action, self.actor, exc)
 
@@ -411,7 +478,28 @@ class StaffPickupFlow(FlowMachine):
     def on_end(self, outcome: str) -> None:
         if self.opened:
             log.warning("staff session ended with %d compartments opened but not confirmed", len(self.opened))
+            self._alert_unconfirmed(dict(self.opened), self.actor, f"staff session ended ({outcome})")
         if self.state == MAINTENANCE:
             self._audit(AUDIT_MAINTENANCE_LEFT, {"outcome": outcome})
         self.badge, self.member = None, None
-        self.not_opened = {}
+        self.opened, self.not_opened = {}, {}
+
+    def _alert_unconfirmed(self, opened: Mapping[str, str], actor: str, why: str) -> None:
+        """Doors opened for collection and never confirmed: staff are told, the cases stay pending.
+
+        The cases stay committed (on the pending list, marked "opened, not confirmed") and their
+        compartments are not allocated until someone confirms "collected" or opens them again.
+        """
+        listing = ", ".join(f"{compartment} ({code})" for code, compartment in sorted(opened.items()))
+        self._audit(AUDIT_UNCONFIRMED, {"why": why, "cases": dict(opened)}, actor=actor)
+        if self.staff_alerts is None:
+            return
+        try:
+            self.staff_alerts.enqueue(
+                "staff.collect_unconfirmed",
+                f"待确认取件 {len(opened)} opened, not confirmed",
+                f"{why}: {len(opened)} compartment(s) were opened for collection by {actor} and not confirmed "
+                f"collected: {listing}. The cases stay pending until staff confirm them.",
+            )
+        except KioskError as exc:
+            log.error("alert about unconfirmed collections not queued: %s", exc)

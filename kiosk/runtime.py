@@ -407,6 +407,7 @@ class KioskRuntime:
             device_statuses=self.trackers,
             check_devices=self.check_devices,
             audit=self.store.audit,
+            staff_alerts=self.outbox,
         )
         frame_sizes = {name: (c.dev.width, c.dev.height) for name, c in self.cameras.items()}
         self.host = KioskHost(

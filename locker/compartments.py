@@ -216,10 +216,31 @@ def by_address(db: Database, board: int, lock: int) -> Compartment | None:
     return row_to_compartment(r) if r is not None else None
 
 
+# Compartments an open case names as holding its papers (committed: the resident's papers wait for
+# staff; result_ready: the result waits for the resident). Whatever the compartment row says —
+# a collection door that was shut but never confirmed leaves it "free" — these are never allocated:
+# the case is the record of what is inside.
+HELD_BY_CASE_SQL = (
+    "SELECT compartment_id FROM cases WHERE state IN ('committed', 'result_ready') AND compartment_id IS NOT NULL"
+)
+
+
+def held_by_cases(db: Database) -> dict[str, str]:
+    """compartment id → case code, for every compartment an open case says holds its papers."""
+    return {
+        r["compartment_id"]: r["case_code"]
+        for r in db.query(
+            "SELECT compartment_id, case_code FROM cases WHERE state IN ('committed', 'result_ready')"
+            " AND compartment_id IS NOT NULL ORDER BY id"
+        )
+    }
+
+
 def free_counts(db: Database) -> dict[CompartmentSize, int]:
     counts = {s: 0 for s in CompartmentSize}
     for r in db.query(
-        "SELECT size, COUNT(*) AS n FROM compartments WHERE state = 'free' AND retired = 0 GROUP BY size"
+        "SELECT size, COUNT(*) AS n FROM compartments WHERE state = 'free' AND retired = 0"
+        f" AND id NOT IN ({HELD_BY_CASE_SQL}) GROUP BY size"
     ):
         counts[CompartmentSize(r["size"])] = int(r["n"])
     return counts

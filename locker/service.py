@@ -255,6 +255,10 @@ class LockerService:
             if c.state is CompartmentState.HOLDING or (c.state is CompartmentState.OUT_OF_ORDER and c.case_code)
         ]
 
+    def held_by_cases(self) -> dict[str, str]:
+        """compartment id → case code of every compartment an open case says holds its papers."""
+        return comp.held_by_cases(self.db)
+
     def needing_staff(self) -> list[Compartment]:
         return [c for c in comp.load_all(self.db, include_retired=True) if c.needs_staff]
 
@@ -298,7 +302,7 @@ class LockerService:
             if row is None:
                 row = conn.execute(
                     "SELECT * FROM compartments WHERE state = 'free' AND size = ? AND retired = 0"
-                    f" AND id NOT IN ({_BUSY_SQL}) ORDER BY id LIMIT 1",
+                    f" AND id NOT IN ({_BUSY_SQL}) AND id NOT IN ({comp.HELD_BY_CASE_SQL}) ORDER BY id LIMIT 1",
                     (size.value,),
                 ).fetchone()
             if row is None:
@@ -500,14 +504,26 @@ class LockerService:
         if c.retired:
             raise CompartmentNotAvailable(f"compartment {c.id} is no longer configured")
         state = c.state
+        held_for = conn.execute(
+            "SELECT case_code FROM cases WHERE compartment_id = ? AND state IN ('committed', 'result_ready')"
+            " ORDER BY id LIMIT 1",
+            (c.id,),
+        ).fetchone()
         if purpose.fills:
             mine = state is CompartmentState.RESERVED and (c.case_code == case_code or self._expired(c))
             if not (state is CompartmentState.FREE or mine):
                 raise CompartmentNotAvailable(f"compartment {c.id} is {state.value}, cannot take {purpose.value}")
-        elif purpose.empties and (
-            state is not CompartmentState.HOLDING or (case_code is not None and c.case_code != case_code)
-        ):
-            raise CompartmentNotAvailable(f"compartment {c.id} does not hold that case ({state.value})")
+            if held_for is not None and held_for["case_code"] != case_code:
+                raise CompartmentNotAvailable(
+                    f"compartment {c.id} still holds the papers of case {held_for['case_code']} (not collected)"
+                )
+        elif purpose.empties:
+            # A collection door shut without "collected" confirmed leaves the row free while the case
+            # still names it: staff may open it again for that case.
+            holds = state is CompartmentState.HOLDING and (case_code is None or c.case_code == case_code)
+            named = held_for is not None and (case_code is None or held_for["case_code"] == case_code)
+            if not (holds or (state is CompartmentState.FREE and named)):
+                raise CompartmentNotAvailable(f"compartment {c.id} does not hold that case ({state.value})")
         return c
 
     def _expired(self, c: Compartment) -> bool:

@@ -57,6 +57,9 @@ class StaffPickupsBody(ScreenBody):
             since = _since(row.get("committed_at", row.get("since", "")))
             why = row.get("not_opened")
             case_text = f"{case}\n{name}" + (f"\n{app.tr(str(why))}" if why else "")
+            earlier = row.get("unconfirmed")
+            if earlier:  # opened in an earlier session, never confirmed: staff check and confirm
+                case_text += "\n" + app.tr("staff.unconfirmed", by=earlier.get("by", ""))
             for text in (str(row.get("compartment", "")), case_text, since):
                 grid.add_widget(self._cell(text, font, ui_theme.DANGER if why else ui_theme.TEXT))
             if row.get("opened"):
