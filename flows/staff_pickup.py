@@ -177,6 +177,16 @@ class StaffPickupFlow(FlowMachine):
             "door": "open" if t.state.in_progress else "closed",
         }
 
+    def needs_check(self) -> list[dict[str, Any]]:
+        """Compartments out of order with a reason (jammed, unlock outcome unknown): staff look at them.
+
+        A deposit whose door may have opened is listed here with its case until staff settle it.
+        """
+        needing = getattr(self.lockers, "needing_staff", None)
+        if needing is None:
+            return []
+        return [{"compartment": c.id, "case_code": c.case_code, "note": c.note} for c in needing()]
+
     def results_due(self) -> list[dict[str, Any]]:
         """Collected cases whose result papers can go back into a compartment for the resident."""
         out: list[dict[str, Any]] = []
@@ -196,6 +206,7 @@ class StaffPickupFlow(FlowMachine):
                 "staff": self.member.name if self.member else "",
                 "pending": self.pending(),
                 "results_due": self.results_due(),
+                "needs_check": self.needs_check(),
                 **params,
             },
             actions=self._pickup_actions(),

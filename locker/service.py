@@ -740,8 +740,17 @@ class LockerService:
             return self.transaction(tx.id)
         # door closed
         if tx.state is TxState.INTENT:
-            # Crash between the intent and the pulse (or the pulse did nothing): never pulse again.
-            self._finish(tx.id, TxState.NOT_SENT, "door closed at start-up: pulse not sent", expect=(TxState.INTENT,))
+            # Killed between the intent and recording the pulse: the pulse may have gone out, the
+            # door opened and been shut again while the kiosk was down (papers put in or taken
+            # out). Nothing can tell, so staff settle it: the compartment is held for the case and
+            # never freed or pulsed again by itself.
+            self._to_staff(
+                tx.id,
+                TxState.AMBIGUOUS,
+                "found unfinished after a restart with the door shut: the pulse may have gone out "
+                f"({tx.purpose.value}); check the compartment",
+                alert="unlock_ambiguous",
+            )
             return self.transaction(tx.id)
         final = TxState.SETTLED_CLOSED if at_startup else TxState.DOOR_CLOSED
         note = "closed while the kiosk was down" if at_startup else ""
