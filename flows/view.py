@@ -56,6 +56,10 @@ class View:
     progress: float | None = None  # 0..1 for work that takes time
     deadline: float | None = None  # time.monotonic() when this step times out (countdown on screen)
     busy: bool = False  # a device or pipeline is working: show a spinner, keep the buttons
+    #: the step bar: this visit's steps as short keys ("card", "face", …; the UI shows ``steps.<key>``)
+    #: and the index of the current one. Empty between visits and on staff screens: no bar.
+    visit_steps: tuple[str, ...] = ()
+    visit_step: int = -1
 
     def seconds_left(self, now: float) -> float | None:
         return None if self.deadline is None else max(0.0, self.deadline - now)

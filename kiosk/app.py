@@ -3,7 +3,10 @@
 The screen always shows the flow's current ``View`` (``flows.view``), never its own idea of the
 flow's state. On top of that the app owns three things no flow should: the idle watcher (warning
 "还在吗？", then ``UserEvent("timeout")``), the out-of-service switch driven by device
-``StatusTracker``s, and the chime/spoken prompt. Nothing blocking runs on the Kivy thread: events
+``StatusTracker``s, and the chime/spoken prompt (again on "再听一遍"; never the pickup code:
+``kiosk.spoken``). Elder mode (长辈模式) is the app's too: bigger text and targets, fewer words,
+one main action, doubled time-outs. "一键呼叫" goes to the host, which alerts staff; the app shows
+that help is coming and the centre's phone number. Nothing blocking runs on the Kivy thread: events
 go to the host on a worker thread, views come back through ``Clock.schedule_once``, camera frames
 are grabbed and resized by ``FrameFeed`` threads.
 """
@@ -37,6 +40,7 @@ from kiosk import ui_theme  # noqa: E402
 from kiosk.fonts import register_chinese_font  # noqa: E402
 from kiosk.i18n import Translator  # noqa: E402
 from kiosk.speech import Speaker  # noqa: E402
+from kiosk.spoken import spoken_text  # noqa: E402
 from kiosk.widgets.camera_preview import FrameFeed, FrameSource  # noqa: E402
 
 log = logging.getLogger(__name__)
@@ -87,6 +91,15 @@ class UiSettings:
     preview_fps: float = 15.0
     required_devices: tuple[str, ...] | None = None  # None: every device given to the app
     touch_input: str = ""  # "" = SDL mouse/touch events only; else a Kivy provider spec, e.g. "mtdev,/dev/input/event3"
+    screen_diagonal_in: float = ui_theme.DEFAULT_DIAGONAL_IN
+    volume: int = 80
+    quiet_hours: str = "22:00-07:00"
+    quiet_volume: int = 40
+    help_phone: str = ""  # [kiosk] help_phone: shown when a resident calls for help
+
+
+ELDER_TIMEOUT_FACTOR = 2.0
+CARD_LEFT_REPEAT_S = 8.0  # the card-left reminder is said again this often while the card lies there
 
 
 def ui_settings(cfg: Any) -> UiSettings:
@@ -104,6 +117,11 @@ def ui_settings(cfg: Any) -> UiSettings:
         preview_fps=float(getattr(ui, "preview_fps", d.preview_fps)),
         required_devices=tuple(required) if required is not None else None,
         touch_input=str(getattr(ui, "touch_input", d.touch_input)),
+        screen_diagonal_in=float(getattr(ui, "screen_diagonal_in", d.screen_diagonal_in)),
+        volume=int(getattr(ui, "volume", d.volume)),
+        quiet_hours=str(getattr(ui, "quiet_hours", d.quiet_hours)),
+        quiet_volume=int(getattr(ui, "quiet_volume", d.quiet_volume)),
+        help_phone=str(getattr(cfg, "help_phone", d.help_phone) or ""),
     )
 
 
@@ -242,9 +260,10 @@ class KioskApp(App):
     font_body = NumericProperty(42)
     font_small = NumericProperty(32)
     font_huge = NumericProperty(96)
-    large_text = BooleanProperty(False)
+    large_text = BooleanProperty(False)  # elder mode (长辈模式); the name stays for the .kv rules
     landscape = BooleanProperty(False)
     language = StringProperty("zh")
+    mm_per_px = NumericProperty(0.25)  # on the configured panel: what "15 mm" is in pixels
 
     def __init__(
         self,
@@ -260,8 +279,16 @@ class KioskApp(App):
         self.translator = Translator(self.settings.language)
         self.language = self.translator.language
         self.large_text = self.settings.large_text
-        self.speaker = speaker or Speaker(enabled=self.settings.speech)
+        self.translator.elder = self.large_text
+        self.speaker = speaker or Speaker(
+            enabled=self.settings.speech,
+            volume=self.settings.volume,
+            quiet_hours=self.settings.quiet_hours,
+            quiet_volume=self.settings.quiet_volume,
+        )
         self.watcher = InactivityWatcher(self.settings.idle_timeout, self.settings.idle_warning)
+        self._help: ModalView | None = None
+        self._card_left_spoken = 0.0
         self.devices = DeviceWatch(devices or {}, self.settings.required_devices, self._devices_changed)
         self.sender = EventSender(host)
         self.feeds: dict[str, FrameFeed] = {}
@@ -312,7 +339,8 @@ class KioskApp(App):
         from kivy.core.window import Window
 
         w, h = Window.size
-        m = ui_theme.metrics(w, h, self.large_text)
+        m = ui_theme.metrics(w, h, self.large_text, self.settings.screen_diagonal_in)
+        self.mm_per_px = m.mm_per_px
         self.landscape = w > h
         self.touch, self.pad, self.gap = m.touch, m.padding, m.spacing
         self.font_title, self.font_body, self.font_small, self.font_huge = (
@@ -350,8 +378,8 @@ class KioskApp(App):
             self.translator.language = self.settings.language
             self.language = self.translator.language
         if self.large_text != self.settings.large_text:
-            self.large_text = self.settings.large_text
-            self._apply_metrics()
+            self._set_elder(self.settings.large_text)
+        self._close_help()
 
     def toggle_language(self) -> None:
         self.watcher.poke()
@@ -360,10 +388,81 @@ class KioskApp(App):
         self._render(speak=False, force=True)
 
     def toggle_large_text(self) -> None:
+        """Elder mode on or off (the header's 长辈模式 / 标准模式 button)."""
         self.watcher.poke()
-        self.large_text = not self.large_text
-        self._apply_metrics()
+        self._set_elder(not self.large_text)
         self._render(speak=False, force=True)
+
+    def _set_elder(self, on: bool) -> None:
+        """Bigger text and targets, fewer words, one main action, every time-out doubled."""
+        self.large_text = on
+        self.translator.elder = on
+        factor = ELDER_TIMEOUT_FACTOR if on else 1.0
+        self.watcher.timeout = max(self.settings.idle_timeout * factor, 1.0)
+        self.watcher.warning = min(self.settings.idle_warning * factor, self.watcher.timeout)
+        set_elder = getattr(self.host, "set_elder", None)
+        if set_elder is not None:
+            set_elder(on)
+        self._apply_metrics()
+
+    # --- voice and help ------------------------------------------------------------------------
+    def spoken(self, view: View) -> str:
+        """What is said for a View (never the pickup code; codes digit by digit)."""
+        if view.step == "card_left":
+            return self.tr("card_left.spoken")
+        return spoken_text(self.tr, view.message, view.params, self.language)
+
+    def replay(self) -> None:
+        """再听一遍: say the current step's prompt again."""
+        self.watcher.poke()
+        view = self.shown
+        if view is not None:
+            self.speaker.say(self.spoken(view), self.language, chime=False, loud=view.step == "card_left")
+
+    def set_volume(self, volume: int) -> int:
+        """Staff's volume from maintenance mode; a short prompt at the new volume to hear it."""
+        value = self.speaker.set_volume(volume)
+        self.speaker.say(self.tr("chrome.replay"), self.language, chime=True)
+        return value
+
+    def call_help(self) -> None:
+        """一键呼叫: the host alerts staff (worker thread); the screen says so at once, with the phone."""
+        self.watcher.poke()
+        self.sender.send(UserEvent("help"))
+        self._show_help()
+
+    def _show_help(self) -> None:
+        from kiosk.screens.base import Para
+        from kiosk.widgets import BigButton
+
+        self._close_help()
+        modal = ModalView(auto_dismiss=False, size_hint=(0.9, None))
+        box = BoxLayout(orientation="vertical", padding=self.pad, spacing=self.gap, size_hint_y=None)
+        box.bind(minimum_height=box.setter("height"))
+        lines = [Para(text=self.tr("help.called"), kind="title", color=ui_theme.TEXT_ON_DARK)]
+        if self.settings.help_phone:
+            lines.append(Para(text=self.tr("help.phone", phone=self.settings.help_phone), kind="title",
+                              color=ui_theme.TEXT_ON_DARK))
+        button = BigButton(text=self.tr("help.ok"))
+        button.bind(on_release=lambda *_: self._close_help())
+        for w in (*lines, button):
+            box.add_widget(w)
+        modal.add_widget(box)
+        box.bind(height=lambda _b, h: setattr(modal, "height", h))
+        modal.background_color = ui_theme.HEADER
+        modal.background = ""
+        self._help = modal
+        modal.open()
+        self.speaker.say(self.tr("help.called"), self.language, chime=True)
+
+    def _close_help(self) -> None:
+        if self._help is not None:
+            self._help.dismiss()
+            self._help = None
+
+    @property
+    def help_shown(self) -> bool:
+        return self._help is not None
 
     # --- views ------------------------------------------------------------------------------
     def _on_view(self, view: View) -> None:
@@ -407,7 +506,9 @@ class KioskApp(App):
             self._close_warning()
         if speak and view.message and (view.screen.value, view.message) != self._last_spoken:
             self._last_spoken = (view.screen.value, view.message)
-            self.speaker.say(self.tr(view.message, **view.params), self.language)
+            loud = view.step == "card_left"
+            self._card_left_spoken = time.monotonic()
+            self.speaker.say(self.spoken(view), self.language, loud=loud)
 
     # --- idle timeout ------------------------------------------------------------------------
     def _activity(self, *_: Any) -> None:
@@ -415,6 +516,10 @@ class KioskApp(App):
 
     def _watch(self, _dt: float) -> None:
         view = self.shown
+        loud_due = time.monotonic() - self._card_left_spoken > CARD_LEFT_REPEAT_S
+        if view is not None and view.step == "card_left" and loud_due:  # loud: said again and again
+            self._card_left_spoken = time.monotonic()
+            self.speaker.say(self.spoken(view), self.language, loud=True)
         if view is None or view.screen in NO_TIMEOUT_SCREENS or view.busy:
             self.watcher.poke()
             self._close_warning()
@@ -688,7 +793,23 @@ def demo_views(now: float | None = None) -> dict[Screen, View]:
             Screen.MAINTENANCE, "status", "maintenance.mode", {"devices": devices}, ("test_devices", "open_all", "exit")
         ),
     ]
-    return {view.screen: view for view in v}
+    return {view.screen: _demo_step(view) for view in v}
+
+
+def _demo_step(view: View) -> View:
+    """The step bar the real host would add to this screen (a deposit, or a result pickup)."""
+    import dataclasses
+
+    from kiosk.visit_steps import DEPOSIT_STEPS, PICKUP_STEPS
+
+    deposit = {Screen.CARD_PROMPT: 0, Screen.IDENTITY: 0, Screen.FACE: 1, Screen.FINGERPRINT: 2, Screen.GUIDE: 3,
+               Screen.DOCUMENTS: 4, Screen.COMPARTMENT_SIZE: 5, Screen.DOOR_OPEN: 5, Screen.RECEIPT: 6}
+    pickup = {Screen.RESULT_PICKUP: 0, Screen.CODE_ENTRY: 1}
+    if view.screen in deposit:
+        return dataclasses.replace(view, visit_steps=DEPOSIT_STEPS, visit_step=deposit[view.screen])
+    if view.screen in pickup:
+        return dataclasses.replace(view, visit_steps=PICKUP_STEPS, visit_step=pickup[view.screen])
+    return view
 
 
 class DemoHost:
@@ -704,6 +825,10 @@ class DemoHost:
         self.events: list[UserEvent] = []
         self._frames: dict[str, list[np.ndarray]] = {}
         self._lock = threading.Lock()
+        self.elder = False
+
+    def set_elder(self, on: bool) -> None:
+        self.elder = on
 
     def show(self, screen: Screen, **changes: Any) -> View:
         """Publish the demo view of ``screen`` (with some fields replaced, e.g. deadline=…)."""
@@ -715,6 +840,8 @@ class DemoHost:
 
     def send(self, event: UserEvent) -> None:
         self.events.append(event)
+        if event.action == "help":  # the real host alerts staff; the demo only records the press
+            return
         current = self.publisher.view.screen
         if event.action in ("timeout", "cancel", "exit", "finish"):
             self.show(Screen.IDLE)
@@ -777,10 +904,11 @@ def run_app(
         settings = UiSettings(**{**settings.__dict__, "orientation": orientation})
     runtime = None
     if host is None and not demo:
+        from kiosk.host import attach_runtime_services
         from kiosk.runtime import KioskRuntime
 
         runtime = KioskRuntime(cfg).start()
-        host = runtime.host
+        host = attach_runtime_services(runtime.host, runtime, cfg.name)
         devices = runtime.trackers()
         if settings.required_devices is None:
             settings = UiSettings(**{**settings.__dict__, "required_devices": runtime.required_devices()})

@@ -156,6 +156,10 @@ class UiConfig:
     preview_fps: float
     required_devices: tuple[str, ...] | None  # None: every enabled device takes the kiosk out of service
     touch_input: str  # "" = SDL's mouse/touch; else one Kivy provider, e.g. "mtdev,/dev/input/event3"
+    screen_diagonal_in: float = 21.5  # the panel's diagonal: turns "15 mm" into pixels
+    volume: int = 80  # spoken prompts, 0–100 (staff change it in maintenance mode)
+    quiet_hours: str = "22:00-07:00"  # "" for none: prompts at quiet_volume then
+    quiet_volume: int = 40
 
 
 @dataclass(frozen=True)
@@ -212,6 +216,7 @@ class KioskConfig:
     door_entry: DoorEntryConfig
     devices: dict[str, DeviceConfig] = field(default_factory=dict)
     backoffice: BackofficeConfig = field(default_factory=BackofficeConfig)
+    help_phone: str = ""  # the centre's number shown when a resident calls for help ([kiosk] help_phone)
 
     def device(self, name: str) -> DeviceConfig:
         return self.devices[name]
@@ -277,7 +282,7 @@ def parse_config(data: dict[str, Any], path: Path) -> KioskConfig:
     k = data.get("kiosk", {})
     s = data.get("simulator", {})
     devs = data.get("devices", {})
-    r.unknown_keys(k, "kiosk", {"name", "state_dir"})
+    r.unknown_keys(k, "kiosk", {"name", "state_dir", "help_phone"})
     r.unknown_keys(s, "simulator", {"enabled", "pacing", "run_dir"})
     r.unknown_keys(devs, "devices", set(ALL_DEVICES))
 
@@ -433,7 +438,10 @@ def parse_config(data: dict[str, Any], path: Path) -> KioskConfig:
         door_entry=door_entry,
         devices=devices,
         backoffice=backoffice,
+        help_phone=r.get(k, "help_phone", "kiosk", str, ""),
     )
+    r.check(all(c.isdigit() or c in " -+()" for c in cfg.help_phone),
+            f"kiosk.help_phone: {cfg.help_phone!r}; digits, spaces, + - ( ) only")
     if r.problems:
         raise ConfigError(f"{path}: {len(r.problems)} problem(s):\n  " + "\n  ".join(r.problems),
                           code="config.invalid")
@@ -581,7 +589,8 @@ def _door_entry(r: _Reader, t: dict[str, Any], state_dir: Path) -> DoorEntryConf
 
 def _ui(r: _Reader, t: dict[str, Any]) -> UiConfig:
     r.unknown_keys(t, "ui", {"orientation", "idle_timeout", "idle_warning", "language", "large_text", "speech",
-                             "preview_fps", "required_devices", "touch_input"})
+                             "preview_fps", "required_devices", "touch_input", "screen_diagonal_in", "volume",
+                             "quiet_hours", "quiet_volume"})
     required = t.get("required_devices")
     if required is not None:
         ok = isinstance(required, list) and all(isinstance(d, str) and d in ALL_DEVICES for d in required)
@@ -596,7 +605,16 @@ def _ui(r: _Reader, t: dict[str, Any]) -> UiConfig:
         preview_fps=r.get(t, "preview_fps", "ui", float, 15.0),
         required_devices=tuple(required) if isinstance(required, list) else None,
         touch_input=r.get(t, "touch_input", "ui", str, ""),
+        screen_diagonal_in=r.get(t, "screen_diagonal_in", "ui", float, 21.5),
+        volume=r.get(t, "volume", "ui", int, 80),
+        quiet_hours=r.get(t, "quiet_hours", "ui", str, "22:00-07:00"),
+        quiet_volume=r.get(t, "quiet_volume", "ui", int, 40),
     )
+    r.check(7 <= cfg.screen_diagonal_in <= 100,
+            f"ui.screen_diagonal_in: {cfg.screen_diagonal_in} out of range (7–100 inches)")
+    for key in ("volume", "quiet_volume"):
+        r.check(0 <= getattr(cfg, key) <= 100, f"ui.{key}: {getattr(cfg, key)} out of range (0–100)")
+    r.check(_quiet_hours_ok(cfg.quiet_hours), f"ui.quiet_hours: {cfg.quiet_hours!r}; use \"HH:MM-HH:MM\" or \"\"")
     r.check(cfg.orientation in ("portrait", "landscape"), f"ui.orientation: {cfg.orientation!r}; use portrait or "
             "landscape")
     r.check(cfg.language in ("zh", "en"), f"ui.language: {cfg.language!r}; use zh or en")
@@ -604,6 +622,16 @@ def _ui(r: _Reader, t: dict[str, Any]) -> UiConfig:
     r.check(0 < cfg.idle_warning < cfg.idle_timeout, "ui.idle_warning: must be shorter than ui.idle_timeout")
     r.check(1 <= cfg.preview_fps <= 30, f"ui.preview_fps: {cfg.preview_fps} out of range (1–30)")
     return cfg
+
+
+def _quiet_hours_ok(text: str) -> bool:
+    from kiosk.speech import parse_quiet_hours
+
+    try:
+        parse_quiet_hours(text)
+    except ValueError:
+        return False
+    return True
 
 
 DEFAULT_PATHS = (Path("/etc/kiosk/kiosk.toml"),)

@@ -3,6 +3,9 @@
 Flows publish message *keys* ("face.move_closer"); the UI turns them into text here. Missing keys
 fall back to the other language and then to the key itself, so a new flow message shows up as its
 key in testing instead of crashing a resident's session.
+
+Elder mode says less: with ``elder`` set, a key with a shorter text under ``elder.<key>`` uses that
+one ("是您本人吗？" instead of "请确认是否为本人"); every other key is unchanged.
 """
 
 from __future__ import annotations
@@ -49,12 +52,15 @@ class Translator:
                 log.error("cannot load translations %s: %s", path, exc)
                 self.tables[lang] = {}
         self.language = language if language in LANGUAGES else "zh"
+        self.elder = False
 
     def has(self, key: str) -> bool:
         return any(key in t for t in self.tables.values())
 
     def __call__(self, key: str, **params: Any) -> str:
-        text = self.tables[self.language].get(key)
+        text = self.tables[self.language].get(f"elder.{key}") if self.elder else None
+        if text is None:
+            text = self.tables[self.language].get(key)
         if text is None:
             other = "en" if self.language == "zh" else "zh"
             text = self.tables[other].get(key, key)

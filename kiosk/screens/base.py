@@ -1,9 +1,14 @@
-"""What every screen shares: header (title, large text, language), body, progress/countdown, actions.
+"""What every screen shares: header (title, elder mode, language), the step bar, body,
+progress/countdown, actions, and on resident screens the help bar ("再听一遍", "一键呼叫").
 
 A screen renders exactly the ``View`` it is given: ``KioskScreen.show(view, app)`` fills the chrome
 and hands the view to the screen's body (one ``.py`` + one ``.kv`` per screen). The View's
 ``actions`` become the buttons; a body that draws some actions itself (a number pad's submit, a
 size choice) lists them in ``custom_actions``.
+
+In elder mode a screen has one main action: the first action that is not a way out (cancel, back,
+not me) gets a row of its own at full width; the others follow below as secondary buttons.
+Staff screens (badge + PIN) carry neither the step bar nor the help bar: those are for residents.
 """
 
 from __future__ import annotations
@@ -24,9 +29,12 @@ from kivy.uix.screenmanager import Screen
 
 from flows.view import View
 from kiosk import ui_theme
-from kiosk.widgets import BigButton, BusySpinner, Countdown, LanguageToggle, LargeTextToggle
+from kiosk.widgets import BigButton, BusySpinner, Countdown, LanguageToggle, LargeTextToggle, StepBar
 
-SECONDARY_ACTIONS = {"cancel", "back", "not_me", "exit"}
+SECONDARY_ACTIONS = {"cancel", "back", "not_me", "exit", "skip"}
+# which action is "the" main one in elder mode, best first (else the first that is not a way out)
+MAIN_ACTIONS = ("confirm", "capture", "next", "choose", "done", "ok", "start", "card", "code", "submit", "retry")
+STAFF_SCREENS = {"staff_pin", "staff_pickups", "staff_compartments", "maintenance"}
 
 
 class UiContext(Protocol):
@@ -129,19 +137,33 @@ class KioskScreen(Screen):
         self.lang = LanguageToggle(size_hint_x=None)
         for w in (self.title, self.large, self.lang):
             self.header.add_widget(w)
+        self.resident = self.name not in STAFF_SCREENS
+        self.step_bar = StepBar()
         self.content = BoxLayout(orientation="vertical")
         self.body = self.body_class()
         self.status = BoxLayout(size_hint_y=None, height=0)
         self.progress = ProgressBar(max=1.0)
         self.spinner = BusySpinner(size_hint_x=None)
         self.countdown = Countdown(size_hint_x=None)
+        self.main_action = BoxLayout(size_hint_y=None, height=0)  # elder mode: the one main action
         self.actions = GridLayout(size_hint_y=None)
         self.actions.bind(minimum_height=self.actions.setter("height"))
         self.content.add_widget(self.body)
         self.content.add_widget(self.status)
+        self.content.add_widget(self.main_action)
         self.content.add_widget(self.actions)
+        self.help_bar = BoxLayout(size_hint_y=None, height=0)
+        self.replay = BigButton(role="secondary", font_kind="small")
+        self.help = BigButton(role="help", font_kind="small")
+        self.replay.bind(on_release=lambda *_: App.get_running_app().replay())
+        self.help.bind(on_release=lambda *_: App.get_running_app().call_help())
         self.root_box.add_widget(self.header)
+        self.root_box.add_widget(self.step_bar)
         self.root_box.add_widget(self.content)
+        if self.resident:
+            self.help_bar.add_widget(self.replay)
+            self.help_bar.add_widget(self.help)
+            self.content.add_widget(self.help_bar)
         self.add_widget(self.root_box)
         self._status_parts: tuple[bool, bool, bool] = (False, False, False)
         self._actions_key: tuple[Any, ...] = ()  # what the action buttons were built for
@@ -159,7 +181,7 @@ class KioskScreen(Screen):
         self.header.padding = (pad, pad * 0.5)
         self.header.spacing = gap
         self.title.font_size = app.font_small
-        toggle_w = app.touch * (2.6 if app.large_text else 2.2)
+        toggle_w = app.touch * (2.0 if app.large_text else 2.2)
         self.large.width = self.lang.width = toggle_w
         self.content.padding = pad
         self.content.spacing = gap
@@ -169,13 +191,29 @@ class KioskScreen(Screen):
         self.spinner.width = app.touch * 0.6
         self.countdown.width = app.touch * 3
         self.countdown.font_size = app.font_body
+        self.help_bar.spacing = gap
+        self.help_bar.height = app.touch if self.resident else 0
 
     def show(self, view: View, app: UiContext) -> None:
         tr = app.tr
-        self.title.text = tr("app.title")
+        self.title.text = "" if app.large_text and not app.landscape else tr("app.title")  # elder: fewer words
         self.lang.text = tr("app.language")
-        self.large.text = tr("app.normal_text" if app.large_text else "app.large_text")
+        self.large.text = tr("chrome.standard_mode" if app.large_text else "chrome.elder_mode")
         self.large.selected = app.large_text
+        if self.resident:
+            self.replay.text = tr("chrome.replay")
+            self.help.text = tr("chrome.help")
+            words = [tr(f"steps.{key}") for key in view.visit_steps]
+            current = view.visit_step
+            summary = ""
+            if words and 0 <= current < len(words):
+                summary = tr("chrome.step", n=current + 1, total=len(words)) + "：" + words[current]
+                if getattr(app, "language", "zh") == "en":
+                    summary = summary.replace("：", ": ")
+            elder = bool(app.large_text)
+            if elder and not app.landscape:  # the header's free room names the step: one line less below
+                self.title.text, summary = summary, ""
+            self.step_bar.show(words, current, summary, elder)
         self.body.show(view, app)
         self._show_status(view)
         self._show_actions(view, app)
@@ -207,13 +245,33 @@ class KioskScreen(Screen):
             return
         self._actions_key = key
         self.actions.clear_widgets()
+        self.main_action.clear_widgets()
+        self.main_action.height = 0
+        buttons = list(zip(shown, labels, strict=True))
+        if app.large_text and self.resident:
+            ranked = sorted(buttons, key=lambda b: MAIN_ACTIONS.index(b[0]) if b[0] in MAIN_ACTIONS else 99)
+            main = next((b for b in ranked if b[0] not in SECONDARY_ACTIONS), None)
+            if main is not None:
+                buttons.remove(main)
+                button = self._button(*main, app)
+                button.bind(height=self.main_action.setter("height"))
+                self.main_action.add_widget(button)
+                self.main_action.height = button.height
         per_row = 4 if app.landscape else 3
-        self.actions.cols = max(1, min(len(shown), per_row))
-        for action, label in zip(shown, labels, strict=True):
-            button = BigButton(text=label)
-            button.role = "secondary" if action in SECONDARY_ACTIONS else "primary"
-            button.bind(on_release=lambda _b, a=action: app.send(a, self.body.action_data(a)))
+        if app.large_text and self.resident:
+            per_row = 3
+        self.actions.cols = max(1, min(len(buttons), per_row))
+        for action, label in buttons:
+            button = self._button(action, label, app)
+            if app.large_text and self.resident:
+                button.role = "secondary"
             self.actions.add_widget(button)
+
+    def _button(self, action: str, label: str, app: UiContext) -> BigButton:
+        button = BigButton(text=label)
+        button.role = "secondary" if action in SECONDARY_ACTIONS else "primary"
+        button.bind(on_release=lambda _b, a=action: app.send(a, self.body.action_data(a)))
+        return button
 
     def on_enter(self, *_: Any) -> None:
         self.body.entering(App.get_running_app())

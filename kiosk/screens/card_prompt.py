@@ -1,4 +1,4 @@
-"""Card prompt: an animation of the ID card going onto the reader, with the instruction."""
+"""Card prompt: an animation of the ID card going onto the kiosk's reader (ringed), with the instruction."""
 
 from __future__ import annotations
 
@@ -45,7 +45,12 @@ class CardAnimation(Widget):
         top = self.y + self.height - card_h
         cy = top + (ry + reader_h * 0.4 - top) * self.phase
         with self.canvas:
-            Color(0.2, 0.22, 0.26, 1)
+            Color(*ui_theme.KIOSK_BODY)  # the kiosk's front, the reader in it ringed in amber
+            RoundedRectangle(pos=(rx - w * 0.15, self.y), size=(w * 1.3, reader_h * 1.6), radius=[w * 0.04])
+            Color(*ui_theme.HIGHLIGHT)
+            Line(rounded_rectangle=(rx - w * 0.04, ry - w * 0.04, w * 1.08, reader_h + w * 0.08, w * 0.05),
+                 width=max(2.0, w * 0.012))
+            Color(*ui_theme.KIOSK_DARK)
             RoundedRectangle(pos=(rx, ry), size=(w, reader_h), radius=[w * 0.04])
             Color(*ui_theme.OUTLINE)
             Line(rounded_rectangle=(rx + w * 0.1, ry + reader_h * 0.25, w * 0.8, reader_h * 0.5, 8), width=2)

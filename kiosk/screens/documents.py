@@ -29,6 +29,8 @@ class DocumentsBody(ScreenBody):
             if isinstance(item, dict) and item.get("id") == p.get("current"):
                 paper = str(item.get(f"name_{lang}") or item.get("name_zh") or paper)
         ids.message.text = app.tr(view.message or "documents.place_page", **{**p, "paper": paper})
+        ids.good.text = app.tr("picture.good")
+        ids.bad.text = app.tr("picture.bad")
         done = [c for c in p.get("checklist", []) if isinstance(c, dict) and c.get("status") in ("scanned", "deferred")]
         total = len(p.get("checklist", []))
         ids.preview.page_quad = [list(c) for c in p.get("page_quad") or []]

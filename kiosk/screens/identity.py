@@ -13,9 +13,10 @@ class IdentityBody(ScreenBody):
     def show(self, view: View, app: UiContext) -> None:
         ids, p = self.ids, view.params
         ids.message.text = app.tr(view.message or "identity.confirm")
-        ids.name_label.text = app.tr("identity.name")
+        elder = bool(getattr(app, "large_text", False))  # fewer words: the values speak for themselves
+        ids.name_label.text = "" if elder else app.tr("identity.name")
         ids.name_value.text = str(p.get("name", ""))
-        ids.id_label.text = app.tr("identity.id_number")
+        ids.id_label.text = "" if elder else app.tr("identity.id_number")
         ids.id_value.text = str(p.get("id_number", ""))
         photo = p.get("photo")
         ids.photo.texture = texture_from_bgr(photo if isinstance(photo, np.ndarray) else placeholder_photo())

@@ -5,10 +5,13 @@ from kivy.factory import Factory
 from kiosk.widgets.buttons import BigButton
 from kiosk.widgets.camera_preview import CameraPreview, FrameFeed
 from kiosk.widgets.countdown import BusySpinner, Countdown
+from kiosk.widgets.illustrations import Illustration
 from kiosk.widgets.numpad import NumberPad
+from kiosk.widgets.step_bar import StepBar
 from kiosk.widgets.toggles import LanguageToggle, LargeTextToggle
 
-for _cls in (BigButton, CameraPreview, BusySpinner, Countdown, NumberPad, LanguageToggle, LargeTextToggle):
+for _cls in (BigButton, CameraPreview, BusySpinner, Countdown, Illustration, NumberPad, LanguageToggle,
+             LargeTextToggle, StepBar):
     if _cls.__name__ not in Factory.classes:
         Factory.register(_cls.__name__, cls=_cls)
 
@@ -18,7 +21,9 @@ __all__ = [
     "CameraPreview",
     "Countdown",
     "FrameFeed",
+    "Illustration",
     "LanguageToggle",
     "LargeTextToggle",
     "NumberPad",
+    "StepBar",
 ]

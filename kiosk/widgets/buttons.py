@@ -12,7 +12,7 @@ from kiosk import ui_theme
 class BigButton(Button):
     """A flat, high-contrast button at least ``app.touch`` px high with wrapping text."""
 
-    role = StringProperty("primary")  # primary / secondary / danger / choice
+    role = StringProperty("primary")  # primary / secondary / danger / choice / help
     selected = BooleanProperty(False)
     bg = ListProperty(ui_theme.PRIMARY)
     scale = NumericProperty(1.0)  # height in touch targets (>= 1)
@@ -48,11 +48,12 @@ class BigButton(Button):
             "secondary": ui_theme.SECONDARY,
             "danger": ui_theme.DANGER,
             "choice": ui_theme.SECONDARY,
+            "help": ui_theme.HELP,
         }.get(self.role, ui_theme.PRIMARY)
         if self.selected:
             base = ui_theme.OK
         if self.disabled:
-            base = (0.75, 0.77, 0.8, 1)
+            base = ui_theme.DISABLED
         self.background_color = base
         self.color = ui_theme.TEXT_ON_DARK
-        self.disabled_color = (0.35, 0.35, 0.4, 1)
+        self.disabled_color = ui_theme.DISABLED_TEXT

@@ -23,7 +23,7 @@ class Countdown(Label):
 
     def __init__(self, **kwargs: object) -> None:
         super().__init__(**kwargs)
-        self.color = ui_theme.WARNING
+        self.color = ui_theme.WARNING_TEXT
         self._event = Clock.schedule_interval(self._tick, 0.25)
         self.bind(deadline=self._tick)
 
