@@ -180,6 +180,22 @@ def cmd_config_check(cfg: KioskConfig, args: argparse.Namespace) -> int:
     for name, dev in cfg.devices.items():
         where = "simulated" if dev.simulated else "hardware"
         print(f"  {name:<16} {'enabled' if dev.enabled else 'disabled':<9} {where}")
+    bo = cfg.backoffice
+    print(f"  back office      {'enabled' if bo.enabled else 'disabled':<9} {bo.url or '(no url)'}"
+          + (f", CA {bo.ca_file}" if bo.ca_file else ""))
+    return 0
+
+
+def cmd_enrol(cfg: KioskConfig, args: argparse.Namespace) -> int:
+    """Exchange the back office's one-time code for this kiosk's credential (kept beside the key file)."""
+    from kiosk.sync.enrol import enrol
+
+    outcome = enrol(cfg, args.url, args.code, force=args.force, if_needed=args.if_needed)
+    cred = outcome.credential
+    verb = "enrolled" if outcome.fresh else "already enrolled"
+    print(f"{verb} as {cred.kiosk_id} ({cred.kiosk_name}, {cred.town}) with {cred.url}; credential in {outcome.path}")
+    if not cfg.backoffice.enabled or cfg.backoffice.url.rstrip("/") != cred.url:
+        print(f"note: set [backoffice] enabled = true and url = \"{cred.url}\" in {cfg.path} to deliver cases there")
     return 0
 
 
@@ -318,6 +334,13 @@ def build_parser() -> argparse.ArgumentParser:
     doc = sub.add_parser("doctor", help="configuration, devices, disk, key file, database, alerts: one line each")
     doc.add_argument("--no-devices", action="store_true", help="skip talking to the devices")
     doc.set_defaults(func=cmd_doctor)
+
+    enr = sub.add_parser("enrol", help="enrol this kiosk with the back office (one-time code from its admin)")
+    enr.add_argument("url", help="the back office's address, e.g. https://backoffice.example.gov.cn")
+    enr.add_argument("code", help="the one-time enrolment code")
+    enr.add_argument("--force", action="store_true", help="replace an existing credential")
+    enr.add_argument("--if-needed", action="store_true", help="keep a credential the back office still accepts")
+    enr.set_defaults(func=cmd_enrol)
 
     cfgp = sub.add_parser("config", help="configuration").add_subparsers(dest="config_command", required=True)
     cfgp.add_parser("check", help="validate the configuration file").set_defaults(func=cmd_config_check)

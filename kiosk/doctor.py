@@ -112,6 +112,13 @@ def check_devices(cfg: KioskConfig) -> list[Finding]:
             for r in check_all(cfg, names)]
 
 
+def check_backoffice(cfg: KioskConfig) -> list[Finding]:
+    """Enrolled, refused (revoked kiosk, refused cases with the back office's message), waiting deliveries."""
+    from kiosk.sync.status import findings
+
+    return [Finding(f.what, f.ok, f.detail, f.fix) for f in findings(cfg)]
+
+
 def run_doctor(cfg: KioskConfig, *, devices: bool = True) -> list[Finding]:
     checks: list[Callable[[], Finding | list[Finding]]] = [
         lambda: Finding("configuration", True, f"{cfg.path} valid"),
@@ -119,6 +126,7 @@ def run_doctor(cfg: KioskConfig, *, devices: bool = True) -> list[Finding]:
         lambda: check_key_file(cfg),
         lambda: check_database(cfg),
     ]
+    checks.append(lambda: check_backoffice(cfg))
     if devices:
         checks.append(lambda: check_devices(cfg))
     out: list[Finding] = []
