@@ -56,6 +56,9 @@ from locker.submissions import Identity, SubmissionStore
 log = logging.getLogger(__name__)
 
 SIZES = ("small", "medium", "large")
+# Audit marks around the receipt: written with the commit, and once the receipt is on screen.
+AUDIT_RECEIPT_OWED = "case.receipt_owed"
+AUDIT_RECEIPT_SHOWN = "case.receipt_shown"
 
 # state names (also the View.step the UI sees)
 CARD = "card"
@@ -760,20 +763,26 @@ class DepositFlow(FlowMachine):
 
     def _commit(self, run: _Run, *, flagged: str | None = None) -> None:
         assert run.case_code is not None and run.compartment_id is not None and run.service is not None
-        case = self.submissions.commit_submission(run.case_code, compartment_id=run.compartment_id)
-        crashpoints.reached("deposit.committed")
-        if flagged:
-            self.submissions.audit.append(
-                "kiosk", "case.committed_unattended", case_code=run.case_code, detail={"why": flagged}
+        # One transaction: the commit, the staff alert and the "receipt owed" mark are on disk
+        # together or not at all, so a kill right after the commit cannot lose the alert, and the
+        # restart knows the resident may never have seen the receipt (flows.recovery).
+        with self.submissions.db.transaction():
+            case = self.submissions.commit_submission(run.case_code, compartment_id=run.compartment_id)
+            if flagged:
+                self.submissions.audit.append(
+                    "kiosk", "case.committed_unattended", case_code=run.case_code, detail={"why": flagged}
+                )
+            else:
+                self.submissions.audit.append("kiosk", AUDIT_RECEIPT_OWED, case_code=run.case_code)
+            self._alert(
+                "deposit",
+                f"新的自助提交 New deposit: {run.service.name_zh}",
+                run.case_code,
+                body=f"Case {run.case_code}, compartment {run.compartment_id}, service {run.service.id}"
+                + (f", deferred: {', '.join(case.deferred_papers)}" if case.deferred_papers else "")
+                + (f". Note: {flagged}, please check the compartment." if flagged else ""),
             )
-        self._alert(
-            "deposit",
-            f"新的自助提交 New deposit: {run.service.name_zh}",
-            run.case_code,
-            body=f"Case {run.case_code}, compartment {run.compartment_id}, service {run.service.id}"
-            + (f", deferred: {', '.join(case.deferred_papers)}" if case.deferred_papers else "")
-            + (f". Note: {flagged}, please check the compartment." if flagged else ""),
-        )
+        crashpoints.reached("deposit.committed")
         crashpoints.reached("deposit.alerted")
         run.session.wipe()  # biometrics are not needed for the receipt
         if flagged:
@@ -803,6 +812,7 @@ class DepositFlow(FlowMachine):
             },
             actions=("done",),
         )
+        self._audit_quietly(AUDIT_RECEIPT_SHOWN, run.case_code)
         receipt = run.receipt
         if self.receipts.can_print:
             self.run_blocking(
@@ -896,6 +906,13 @@ class DepositFlow(FlowMachine):
             return self.submissions.get_case(case_code).state.value
         except KioskError:
             return None
+
+    def _audit_quietly(self, action: str, case_code: str) -> None:
+        """An audit row whose loss must not take the resident's receipt off the screen."""
+        try:
+            self.submissions.audit.append("kiosk", action, case_code=case_code)
+        except KioskError as exc:
+            log.error("deposit: audit %s for %s not written: %s", action, case_code, exc)
 
     def _alert(self, kind: str, title: str, case_code: str | None, *, body: str = "") -> None:
         if self.alerts is None:

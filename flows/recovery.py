@@ -25,6 +25,8 @@ from locker.submissions import CaseState, SubmissionStore
 
 log = logging.getLogger(__name__)
 
+AUDIT_RECEIPT_MISSED = "case.receipt_missed"
+
 
 @dataclass
 class RecoveryReport:
@@ -32,6 +34,7 @@ class RecoveryReport:
     cancelled: list[str] = field(default_factory=list)
     to_staff: list[str] = field(default_factory=list)
     collected: list[str] = field(default_factory=list)
+    receipts_missed: list[str] = field(default_factory=list)
 
 
 def recover_flows(lockers: Any, submissions: SubmissionStore, alerts: AlertPort | None = None) -> RecoveryReport:
@@ -81,14 +84,49 @@ def recover_flows(lockers: Any, submissions: SubmissionStore, alerts: AlertPort 
                 case.case_code,
                 f"Case {case.case_code}: collection by {staff} not confirmed before a restart.",
             )
+    report.receipts_missed = _receipts_missed(submissions, alerts)
     log.info(
-        "flow recovery: %d committed, %d cancelled, %d to staff, %d collected",
+        "flow recovery: %d committed, %d cancelled, %d to staff, %d collected, %d receipts not shown",
         len(report.committed),
         len(report.cancelled),
         len(report.to_staff),
         len(report.collected),
+        len(report.receipts_missed),
     )
     return report
+
+
+def _receipts_missed(submissions: SubmissionStore, alerts: AlertPort | None) -> list[str]:
+    """Finish what the receipt step would have done for cases committed just before a kill.
+
+    The deposit writes "receipt owed" with the commit and "receipt shown" once the receipt is on
+    screen. Owed but never shown: the resident left without the pickup code (it is stored only as a
+    MAC, so no receipt can be reprinted). Staff are told which case, so they can reach the resident,
+    who can still fetch the result with the ID card and face; the mark is written once.
+    """
+    from flows.deposit import AUDIT_RECEIPT_OWED, AUDIT_RECEIPT_SHOWN
+
+    rows = submissions.db.query(
+        "SELECT case_code FROM audit_log WHERE action = ? AND case_code NOT IN"
+        " (SELECT case_code FROM audit_log WHERE action IN (?, ?) AND case_code IS NOT NULL)"
+        " GROUP BY case_code ORDER BY MIN(seq)",
+        (AUDIT_RECEIPT_OWED, AUDIT_RECEIPT_SHOWN, AUDIT_RECEIPT_MISSED),
+    )
+    missed = []
+    for r in rows:
+        code = r["case_code"]
+        with submissions.db.transaction():
+            submissions.audit.append("recovery", AUDIT_RECEIPT_MISSED, case_code=code)
+            _alert(
+                alerts,
+                "receipt_missed",
+                code,
+                f"Case {code} was committed just before a restart; the resident may not have seen the "
+                "receipt or the pickup code. The papers are in the compartment and staff are alerted; "
+                "the result can be fetched with the ID card and face.",
+            )
+        missed.append(code)
+    return missed
 
 
 def _alert(alerts: AlertPort | None, kind: str, case_code: str, body: str) -> None:
