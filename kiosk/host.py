@@ -293,20 +293,29 @@ class KioskHost:
 
 
 def card_presence(reader: Any) -> CardPresent | None:
-    """Whether any card lies on the ID card reader now, read or not (one FIND; blocking, short).
+    """Whether the ID card still lies on the reader (blocking, one short exchange).
 
-    The driver's ``find_card`` answers "a card not read yet", which is False for the card the
-    resident just used; the module's own FIND answers for any card in the field.
+    A SAM module's FIND answers only for a card not read since it was placed, so it cannot see the
+    card the resident just used. Reading the card's 最新住址 page can: it answers while the card is
+    in the field and fails once it is lifted. The answer is thrown away unread (and never logged).
     """
     if reader is None:
         return None
     finds = getattr(reader, "card_on_reader", None)
     if finds is not None:
         return lambda: bool(finds())
-    module_finds = getattr(reader, "_module_finds", None)
-    if module_finds is None:
+    read_address = getattr(reader, "read_newest_address", None)
+    if read_address is None:
         return None
-    return lambda: bool(module_finds(1.0, None))
+
+    def present() -> bool:
+        try:
+            read_address(1.0, None)
+        except Exception:  # no card (read failed), or the reader is down: nothing to remind of
+            return False
+        return True
+
+    return present
 
 
 def attach_runtime_services(host: KioskHost, runtime: Any, kiosk_name: str) -> KioskHost:
