@@ -280,6 +280,7 @@ class KioskRuntime:
         self.outbox: Any = None
         self.resident_outbox: Any = None
         self.outbox_worker: Any = None
+        self.delivery: Any = None  # kiosk/sync: committed cases to the back office
         self.lockers: Any = None
         self.lockers_started = False
         self.recovery: Any = None
@@ -355,6 +356,8 @@ class KioskRuntime:
 
         guide_file = _setting(flows_cfg, "guide_file", None) or DEFAULT_GUIDE_PATH
         guide = load_guide(guide_file)
+        if cfg.backoffice.enabled:
+            self._start_delivery(guide)
         self.fingerprints = FingerprintDirectory(
             Path(cfg.store.data_dir) / "fingerprint-pages.sqlite3",
             lambda id_number: str(self.store.cipher.mac("fingerprint-page", id_number)),
@@ -572,6 +575,16 @@ class KioskRuntime:
         from kiosk.wiring import make_driver
 
         return make_driver(self.cfg, "printer")
+
+    def _start_delivery(self, guide: Any) -> None:
+        """The back-office delivery worker over the store's durable queue (see kiosk/sync/worker.py)."""
+        from kiosk.sync.credential import credential_path
+        from kiosk.sync.worker import DeliveryWorker
+
+        cfg = self.cfg
+        self.delivery = DeliveryWorker(self.store, guide, cfg.backoffice, credential_file=credential_path(cfg),
+                                       simulator=cfg.simulator.enabled, alerts=self.outbox).start()
+        self._closers.append(self.delivery.stop)
 
     def _start_document_worker(self) -> None:
         """Page scans and PDFs run in their own process at background priority (see its module doc)."""
