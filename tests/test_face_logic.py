@@ -115,7 +115,7 @@ def test_scripted_engine_fits_the_interface() -> None:
 def test_nobody_in_view_is_rejected_after_the_time_out() -> None:
     engine = ScriptedEngine()
     engine.faces = 0
-    session = FaceSession(CARD, engine=engine, config=FaceCheckConfig(timeout_s=2.0))
+    session = FaceSession(CARD, engine=engine, config=FaceCheckConfig(timeout_s=2.0, timeout_frames=20))
     clock = Clock(session)
     progress = clock.feed(19)
     assert progress.state is FaceState.SEARCHING and progress.issue is FaceIssue.NO_FACE
@@ -164,7 +164,7 @@ def test_prompted_head_turn_is_needed_when_configured() -> None:
 
 def test_head_turn_missing_at_the_time_out_is_its_own_reason() -> None:
     engine = ScriptedEngine()
-    cfg = FaceCheckConfig(require_head_turn=True, timeout_s=2.0)
+    cfg = FaceCheckConfig(require_head_turn=True, timeout_s=2.0, timeout_frames=20)
     with FaceSession(CARD, engine=engine, config=cfg) as session:
         clock = Clock(session)
         clock.feed(3)
@@ -187,6 +187,82 @@ def test_blink_before_the_face_left_does_not_count_for_the_face_that_returns() -
         assert progress.state is FaceState.NEED_BLINK  # matches now, but must blink again
         blink(engine, clock)
         assert session.decision is not None and session.decision.accepted
+
+
+def small_face(scale: float = 0.4) -> np.ndarray:
+    """The schematic face shrunk about its centre: a resident standing far from the camera."""
+    pts = face_shape()
+    centre = pts.mean(0)
+    return (pts - centre) * scale + centre
+
+
+def test_a_small_face_asks_to_come_closer_with_its_outline_and_the_try_goes_on() -> None:
+    engine = ScriptedEngine()
+    engine.shape = small_face()  # jaw 80 px of 640: 0.125, although the detector's box says 200 px
+    with FaceSession(CARD, engine=engine, config=FaceCheckConfig(timeout_s=2.0, timeout_frames=20)) as session:
+        clock = Clock(session)
+        seen = [clock.feed() for _ in range(25)]  # longer than the time-out
+        assert {p.issue for p in seen} == {FaceIssue.TOO_SMALL}
+        assert {p.instruction for p in seen} == {FaceInstruction.MOVE_CLOSER}
+        assert all(p.box is not None for p in seen)  # the outline shows where the face is
+        assert session.decision is None  # a small face never ends the try
+        assert engine.encodes == 0
+        engine.shape = face_shape()  # the resident comes closer
+        clock.feed(3)
+        blink(engine, clock)
+        assert session.decision is not None and session.decision.accepted
+
+
+def test_a_try_that_runs_out_of_time_after_few_comparisons_says_try_again_not_mismatch() -> None:
+    engine = ScriptedEngine()
+    engine.distance = 0.75  # e.g. a bad first look; two compared frames prove nothing
+    cfg = FaceCheckConfig(timeout_s=2.0, timeout_frames=20)
+    with FaceSession(CARD, engine=engine, config=cfg) as session:
+        clock = Clock(session)
+        clock.feed(2)
+        engine.faces, engine.shape = 0, face_shape(dx=200)  # the resident turned away
+        seen = [clock.feed() for _ in range(25)]
+        d = session.decision
+        assert d is not None and not d.accepted and d.reason is FaceRejectReason.TRY_AGAIN
+        assert d.encodings == 2
+        assert not any(p.state is FaceState.REJECTED and d.reason is FaceRejectReason.MISMATCH for p in seen)
+
+
+def test_mismatch_at_the_time_out_needs_a_full_vote_window_over_the_threshold() -> None:
+    engine = ScriptedEngine()
+    cfg = FaceCheckConfig(timeout_s=2.0, timeout_frames=20, mismatch_reject=50)
+    with FaceSession(CARD, engine=engine, config=cfg) as session:
+        clock = Clock(session)
+        for distance in (0.75, 0.75, 0.5, 0.75, 0.75):  # 4 of the last 5 over: positive evidence
+            engine.distance = distance
+            clock.feed()
+        engine.faces, engine.shape = 0, face_shape(dx=200)
+        clock.feed(25)
+        assert session.decision is not None and session.decision.reason is FaceRejectReason.MISMATCH
+
+
+def test_a_starved_worker_judging_one_frame_a_second_does_not_lose_the_try() -> None:
+    """Under load the worker judges one frame where it would judge ten: the seconds run out long
+    before the resident had a fair look. The try lasts until enough frames were judged."""
+    engine = ScriptedEngine()
+    with FaceSession(CARD, engine=engine, config=FaceCheckConfig(timeout_s=12.0)) as session:
+        clock = Clock(session, dt=1.0)
+        seen = [clock.feed() for _ in range(20)]  # 20 s, no blink caught between the rare looks
+        assert session.decision is None
+        assert seen[-1].state is FaceState.NEED_BLINK
+        blink(engine, clock)
+        assert session.decision is not None and session.decision.accepted
+        assert session.decision.elapsed_s > 12.0
+
+
+def test_the_try_ends_at_the_hard_limit_however_few_frames_were_judged() -> None:
+    engine = ScriptedEngine()
+    cfg = FaceCheckConfig(timeout_s=12.0, max_timeout_s=30.0)
+    with FaceSession(CARD, engine=engine, config=cfg) as session:
+        clock = Clock(session, dt=3.0)
+        clock.feed(12)  # 33 s, 12 frames: matched, never moved nor blinked
+        d = session.decision
+        assert d is not None and d.reason is FaceRejectReason.STILL_IMAGE and d.frames == 11
 
 
 def test_second_face_is_noticed_at_the_next_detection() -> None:
@@ -247,6 +323,7 @@ def test_runs_in_a_worker_thread() -> None:
         {"match_threshold": -0.1},
         {"blink_drop": 1.5},
         {"timeout_s": 0},
+        {"timeout_s": 20, "max_timeout_s": 10},
         {"min_brightness": 200, "max_brightness": 100},
         {"detect_width": 40},
     ],

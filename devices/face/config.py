@@ -35,7 +35,10 @@ class FaceCheckConfig:
     vote_window: int = 5  # the last N encodings that vote
     votes_needed: int = 3  # how many of them must be under the threshold
     mismatch_reject: int = 6  # this many encodings in a row over the threshold: reject early
-    timeout_s: float = 12.0  # reject when no decision this long after the first frame
+    timeout_s: float = 12.0  # give up when no decision this long after the first frame ...
+    timeout_frames: int = 40  # ... and at least this many frames were judged (a starved worker
+    # judges few frames in 12 s: the try must not end before the resident had a fair look)
+    max_timeout_s: float = 45.0  # give up after this long whatever the frame count
     recheck_every: int = 8  # after a match, re-encode every N good frames (is it still them?)
     # speed
     detect_width: int = 320  # frames are downscaled to this width for detection
@@ -43,7 +46,7 @@ class FaceCheckConfig:
     redetect_every: int = 6  # re-run the detector after this many tracked frames
     max_track_shift: float = 0.12  # landmark centre moved more than this × face width: re-detect now
     # quality gate
-    min_face_fraction: float = 0.2  # face box width / frame width below this: "move closer"
+    min_face_fraction: float = 0.15  # face width / frame width below this: "come closer" (keeps watching)
     max_face_fraction: float = 0.8  # above this: "move back"
     max_offcentre: float = 0.25  # face centre farther than this × frame size from the centre
     min_brightness: float = 50.0  # mean grey level (0-255) inside the face box
@@ -85,5 +88,7 @@ class FaceCheckConfig:
                 problems.append(f"face.blink_drop: {self.blink_drop} must be in (0, 1)")
             if self.timeout_s <= 0:
                 problems.append("face.timeout_s: must be > 0")
+            if self.max_timeout_s < self.timeout_s:
+                problems.append(f"face.max_timeout_s: {self.max_timeout_s} must be ≥ timeout_s ({self.timeout_s})")
         if problems:
             raise ConfigError("; ".join(problems), device="face")

@@ -25,7 +25,14 @@ from devices.face.config import FaceCheckConfig
 from devices.face.engine import Box, FaceEngine, default_engine, face_distance
 from devices.face.errors import FaceCardPhotoError, FaceError, FaceFrameError, FaceSessionClosed
 from devices.face.liveness import LivenessTracker
-from devices.face.quality import FaceInstruction, FaceIssue, geometry_issue, image_issue, no_face_issue
+from devices.face.quality import (
+    FaceInstruction,
+    FaceIssue,
+    face_width,
+    geometry_issue,
+    image_issue,
+    no_face_issue,
+)
 from devices.face.tracker import FaceTracker
 
 log = logging.getLogger(__name__)
@@ -44,7 +51,8 @@ class FaceRejectReason(StrEnum):
     """Why the check ended without a match (value = UI message key)."""
 
     NO_FACE = "face.rejected.no_face"  # never a usable face before the time-out (see last_issue)
-    MISMATCH = "face.rejected.mismatch"  # the face is not the card's
+    MISMATCH = "face.rejected.mismatch"  # enough compared frames say: the face is not the card's
+    TRY_AGAIN = "face.rejected.try_again"  # a face was seen but too few frames were compared to decide
     NO_BLINK = "face.rejected.no_blink"  # matched, but no blink was seen
     STILL_IMAGE = "face.rejected.still_image"  # matched, but nothing moved: a photo
     NO_HEAD_TURN = "face.rejected.no_head_turn"  # matched and blinked, but did not turn
@@ -115,10 +123,15 @@ class FaceSession:
         self._t0: float | None = None
         self._last_t: float | None = None
         self._last_good_t: float | None = None
+        self._refused_since_good = False  # a frame without a usable face came after the last good one
         self._frames = 0
         self._encodings = 0
         self._cpu = 0.0
         self._cpu_at_face: float | None = None
+        self._mismatch_seen = False  # a full vote window said "someone else" at some time
+        self._frame_dt = 0.0  # time since the previous frame
+        self._guided_s = 0.0  # time and frames spent guiding a face that is too far away
+        self._guided_frames = 0
         self._last_issue: FaceIssue | None = None
         self._distance: float | None = None
         self._decision: FaceDecision | None = None
@@ -172,6 +185,7 @@ class FaceSession:
         cfg = self._cfg
         if self._t0 is None:
             self._t0 = t
+        self._frame_dt = 0.0 if self._last_t is None else max(0.0, t - self._last_t)
         self._last_t = t
         self._frames += 1
         elapsed = t - self._t0
@@ -186,21 +200,29 @@ class FaceSession:
             issue = FaceIssue.MULTIPLE_FACES
         else:
             assert box is not None
-            issue = geometry_issue(box, w, h, cfg) or image_issue(grey, box, cfg)
+            size = face_width(located.landmarks) if located.landmarks is not None else None
+            issue = geometry_issue(box, w, h, cfg, size) or image_issue(grey, box, cfg)
 
         if issue is not None:
             self._last_issue = issue
+            self._refused_since_good = True
             if self._last_good_t is not None and t - self._last_good_t > cfg.max_gap_s:
                 self._forget("face out of view")
             progress = FaceProgress(FaceState.SEARCHING, issue.instruction, issue, box, self._distance, elapsed)
-            return self._maybe_time_out(progress, elapsed)
+            # a face only too far away is being guided ("come closer", outline shown): only the
+            # hard limit ends that, never the ordinary time-out
+            return self._maybe_time_out(progress, elapsed, guiding=issue is FaceIssue.TOO_SMALL)
 
         assert box is not None and located.landmarks is not None
-        if located.new_track or (self._last_good_t is not None and t - self._last_good_t > cfg.max_gap_s):
+        # between two good frames in a row the face was in view unless the gap is very long: a
+        # starved worker may judge one frame a second, and that must not wipe the evidence
+        gap = cfg.max_gap_s if self._refused_since_good else cfg.max_gap_s * 4
+        if located.new_track or (self._last_good_t is not None and t - self._last_good_t > gap):
             self._forget("new face track")
         if self._cpu_at_face is None:
             self._cpu_at_face = self._cpu
         self._last_good_t = t
+        self._refused_since_good = False
         self._live.update(located.landmarks)
 
         matched = self._identity_ok()
@@ -233,6 +255,8 @@ class FaceSession:
         self._since_encode = 0
         self._votes.append(self._distance)
         log.debug("face distance %.3f (votes %s)", self._distance, [round(v, 3) for v in self._votes])
+        if self._mismatch_evident():
+            self._mismatch_seen = True
         if self._distance > self._cfg.match_threshold:
             self._mismatches += 1
             if self._mismatches >= self._cfg.mismatch_reject:
@@ -252,8 +276,29 @@ class FaceSession:
         self._since_encode = 0
         self._live.reset()
 
-    def _maybe_time_out(self, progress: FaceProgress, elapsed: float) -> FaceProgress:
-        if elapsed < self._cfg.timeout_s:
+    def _timed_out(self, elapsed: float) -> bool:
+        """Out of time: the seconds are up *and* enough frames were judged, or the hard limit passed.
+
+        Counting frames as well as seconds keeps a resident from losing a try because the PC was
+        busy: the worker runs at background priority, and under load it judges one frame where it
+        would judge ten, so 12 s may hold only a handful of looks at the face.
+        """
+        cfg = self._cfg
+        if elapsed >= cfg.max_timeout_s:
+            return True
+        judged = self._frames - self._guided_frames
+        return elapsed - self._guided_s >= cfg.timeout_s and judged >= cfg.timeout_frames
+
+    def _mismatch_evident(self) -> bool:
+        """A full vote window whose majority is over the threshold: positive evidence of another person."""
+        over = sum(d > self._cfg.match_threshold for d in self._votes)
+        return len(self._votes) >= self._cfg.vote_window and over > len(self._votes) - self._cfg.votes_needed
+
+    def _maybe_time_out(self, progress: FaceProgress, elapsed: float, guiding: bool = False) -> FaceProgress:
+        if guiding:  # time spent coming closer is not taken from the try
+            self._guided_frames += 1
+            self._guided_s += self._frame_dt
+        if not self._timed_out(elapsed):
             return progress
         if self._identity_ok():
             if not self._live.moved:
@@ -262,8 +307,10 @@ class FaceSession:
                 reason = FaceRejectReason.NO_BLINK
             else:
                 reason = FaceRejectReason.NO_HEAD_TURN
-        elif self._votes:
+        elif self._mismatch_seen:
             reason = FaceRejectReason.MISMATCH
+        elif self._encodings or self._cpu_at_face is not None:
+            reason = FaceRejectReason.TRY_AGAIN  # a face was there, but not compared enough to say "not you"
         else:
             reason = FaceRejectReason.NO_FACE
         self._decision = self._finish(False, reason)
