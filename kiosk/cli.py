@@ -231,7 +231,7 @@ def cmd_purge(cfg: KioskConfig, args: argparse.Namespace) -> int:
     if _no_store_yet(cfg):
         return 0
     with _open_store(cfg) as store:
-        job = RetentionJob(store.submissions, days=cfg.store.retention_days)
+        job = RetentionJob(store.submissions, days=cfg.store.retention_days, hold_undelivered=cfg.backoffice.enabled)
         result = job.run()
         swept = job.sweep()
     print(f"purged personal data of {len(result.purged_cases)} case(s), removed {result.files_removed + swept} "

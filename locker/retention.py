@@ -35,9 +35,13 @@ class RetentionResult:
 
 
 class RetentionJob:
-    def __init__(self, store: SubmissionStore, *, days: float, clock: Callable[[], float] | None = None) -> None:
+    def __init__(self, store: SubmissionStore, *, days: float, clock: Callable[[], float] | None = None,
+                 hold_undelivered: bool = True) -> None:
         self.store = store
         self.days = days
+        # A case the back office has not acknowledged is its only copy: never purged (kiosk/sync).
+        # False only where no back office is configured ([backoffice] enabled = false).
+        self.hold_undelivered = hold_undelivered
         self.clock = clock or store.clock
 
     def run(self, *, actor: str = "retention") -> RetentionResult:
@@ -48,8 +52,10 @@ class RetentionJob:
             rows = conn.execute(
                 "SELECT id, case_code FROM cases WHERE purged_at IS NULL"
                 " AND state IN ('collected', 'result_collected', 'closed', 'cancelled') AND"
-                " COALESCE(collected_at, cancelled_at) IS NOT NULL AND COALESCE(collected_at, cancelled_at) <= ?",
-                (cutoff,),
+                " COALESCE(collected_at, cancelled_at) IS NOT NULL AND COALESCE(collected_at, cancelled_at) <= ?"
+                " AND (? = 0 OR NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.case_code = cases.case_code"
+                " AND d.acknowledged_at IS NULL))",
+                (cutoff, int(self.hold_undelivered)),
             ).fetchall()
             now = self.clock()
             for r in rows:

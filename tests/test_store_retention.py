@@ -38,7 +38,7 @@ def test_purge_happens_after_the_configured_days_and_keeps_the_skeleton(tmp_path
         waiting = sub.open_draft(service_id="hukou", required_papers=[], identity=Identity("李四", ID))
         sub.commit_submission(waiting.case_code, compartment_id="A2")  # never collected: kept
         sub.mark_collected(old.case_code, staff="staff-1")
-        job = RetentionJob(sub, days=30)
+        job = RetentionJob(sub, days=30, hold_undelivered=False)
 
         clock.t += 30 * DAY - 1
         assert job.run().purged_cases == []
@@ -74,7 +74,7 @@ def test_cancelled_case_is_purged_too(tmp_path: Path) -> None:
         t = s.submissions.open_draft(service_id="x", required_papers=[], identity=Identity("王五", ID))
         s.submissions.cancel(t.case_code, actor="resident", reason="walked away")
         clock.t += 8 * DAY
-        assert RetentionJob(s.submissions, days=7).run().purged_cases == [t.case_code]
+        assert RetentionJob(s.submissions, days=7, hold_undelivered=False).run().purged_cases == [t.case_code]
 
 
 def test_files_left_by_a_crash_after_the_purge_commit_are_removed_next_run(tmp_path: Path) -> None:
@@ -85,11 +85,11 @@ def test_files_left_by_a_crash_after_the_purge_commit_are_removed_next_run(tmp_p
         s.submissions.commit_submission(t.case_code, compartment_id="A1")
         s.submissions.mark_collected(t.case_code, staff="s")
         clock.t += 2 * DAY
-        job = RetentionJob(s.submissions, days=1)
+        job = RetentionJob(s.submissions, days=1, hold_undelivered=False)
         job.sweep = lambda: 0  # type: ignore[method-assign]  # "crash" before unlinking
         job.run()
         assert s.scans.path(ref.rel_path).exists()
-        assert RetentionJob(s.submissions, days=1).run().files_removed == 1
+        assert RetentionJob(s.submissions, days=1, hold_undelivered=False).run().files_removed == 1
         assert not s.scans.path(ref.rel_path).exists()
 
 
@@ -103,7 +103,7 @@ def test_case_awaiting_its_result_keeps_the_identity_until_the_result_is_collect
         sub.advance(t.case_code, CaseState.PROCESSING, actor="s")
         sub.advance(t.case_code, CaseState.RESULT_READY, actor="s", compartment_id="A2")
         clock.t += 90 * DAY
-        job = RetentionJob(sub, days=30)
+        job = RetentionJob(sub, days=30, hold_undelivered=False)
         assert job.run().purged_cases == []
         assert sub.identity(t.case_code).id_number == ID  # needed to hand the result back
         sub.advance(t.case_code, CaseState.RESULT_COLLECTED, actor="resident")
