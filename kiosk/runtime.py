@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 DEMO_BADGE = "04A1B2C3"
 DEMO_PIN = "123456"
 DEMO_STAFF_NAME = "演示工作人员 Demo staff"
+SIMULATOR_MARK = ".simulator-state"
 RESIDENT_DEVICES = ("idcard", "face_camera", "fingerprint", "document_camera", "locker")
 DEFAULT_SCHEDULE = ("mon-fri 17:30-08:30", "sat-sun 00:00-24:00")
 
@@ -332,6 +333,7 @@ class KioskRuntime:
         from flows.results import ResultPickupFlow
         from flows.staff_pickup import StaffPickupFlow
         from kiosk.host import KioskHost
+        from locker.audit import check_at_start as check_audit_at_start
         from locker.outbox import Outbox, OutboxWorker
         from locker.staff import StaffAccounts
         from locker.store import Store
@@ -341,14 +343,23 @@ class KioskRuntime:
         self.store = Store.open(cfg.store.data_dir, cfg.store.key_file, create_key=cfg.store.create_key)
         self._closers.append(self.store.close)
         self.outbox = Outbox(self.store.db, list(cfg.alerts.urls))
+        check_audit_at_start(self.store.audit, self.outbox)
         self.outbox_worker = OutboxWorker(self.outbox)
         self.outbox_worker.start()
         self._closers.append(self.outbox_worker.stop)
         resident_urls = list(_setting(cfg.alerts, "resident_urls", ()) or ())
         self.resident_outbox = Outbox(self.store.db, resident_urls) if resident_urls else None
-        self.staff_accounts = StaffAccounts(self.store.db, self.store.audit)
+        self.staff_accounts = StaffAccounts(
+            self.store.db, self.store.audit, cipher=self.store.cipher, alerts=self.outbox
+        )
         if cfg.simulator.enabled:
             self._seed_demo_staff()
+        elif self.staff_accounts.exists(DEMO_BADGE):
+            raise KioskError(
+                f"the demo staff account (badge {DEMO_BADGE}) exists in {cfg.store.data_dir}, but this is hardware "
+                f"mode: anyone who read the README could log in; remove it first with "
+                f"`kiosk staff revoke {DEMO_BADGE}` (or use a fresh state folder)"
+            )
 
         self._build_devices()
         self._start_face_worker()
@@ -469,15 +480,23 @@ class KioskRuntime:
 
     # -- building -------------------------------------------------------------------------------
     def _seed_demo_staff(self) -> None:
+        """The README's demo account, only in a state folder that has only ever run on simulators.
+
+        The folder is marked (``SIMULATOR_MARK``) when simulator mode first opens it empty; a
+        folder that held data before, or that hardware mode used, never gets the account. Its PIN
+        is in the README, so it is never logged.
+        """
+        mark = Path(self.cfg.store.data_dir) / SIMULATOR_MARK
+        if not mark.exists():
+            fresh = not self.staff_accounts.list_staff() and self.store.db.query_one("SELECT 1 FROM cases") is None
+            if not fresh:
+                return
+            mark.write_text("this state folder was made by simulator mode; hardware mode refuses the demo account\n")
         if self.staff_accounts.list_staff():
             return
         self.staff_accounts.add_staff(DEMO_BADGE, DEMO_STAFF_NAME, DEMO_PIN)
         self.demo_staff_seeded = True
-        log.warning(
-            "simulator mode: added the demo staff account badge %s PIN %s (no staff account existed)",
-            DEMO_BADGE,
-            DEMO_PIN,
-        )
+        log.warning("simulator mode: added the demo staff account (badge and PIN in the README)")
 
     def _build_devices(self) -> None:
         from kiosk.wiring import make_door_relay, make_driver

@@ -9,12 +9,20 @@ crash (commit done, anchor not yet written): that is reported as a note, not a f
 Appending reads the anchor too and numbers the new row after it, so a truncated tail stays a
 visible gap even after the kiosk writes new rows.
 
+Keyed chain (issue 12): in a store opened with its data key, ``hash`` is HMAC-SHA256 under a key
+derived from the data key instead of a plain SHA-256, and the anchor carries a MAC of its own.
+Someone who can write the data folder but lacks the key can no longer edit a row and re-chain,
+delete and renumber, or cut the tail and rewrite the anchor: none of them can compute the MACs.
+A chain from before keyed hashes is re-chained once, after it verified as plain SHA-256
+(``adopt_chain``); a chain that was already broken stays plain so it keeps showing as broken.
+
 Details must hold no personal data: the log outlives the retention purge.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import logging
 import time
@@ -37,8 +45,25 @@ def canonical(seq: int, at: float, actor: str, action: str, case_code: str | Non
     return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def row_hash(prev_hash: str, seq: int, at: float, actor: str, action: str, case_code: str | None, detail: str) -> str:
-    return hashlib.sha256(prev_hash.encode() + canonical(seq, at, actor, action, case_code, detail)).hexdigest()
+def row_hash(
+    prev_hash: str,
+    seq: int,
+    at: float,
+    actor: str,
+    action: str,
+    case_code: str | None,
+    detail: str,
+    key: bytes | None = None,
+) -> str:
+    """SHA-256 of the row after the previous hash; HMAC-SHA256 under ``key`` in a keyed chain."""
+    body = prev_hash.encode() + canonical(seq, at, actor, action, case_code, detail)
+    if key is None:
+        return hashlib.sha256(body).hexdigest()
+    return hmac.new(key, body, hashlib.sha256).hexdigest()
+
+
+def anchor_mac(key: bytes, seq: int, h: str) -> str:
+    return hmac.new(key, f"anchor\x00{seq}\x00{h}".encode(), hashlib.sha256).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -76,11 +101,17 @@ class AuditLog:
     """Appends chained rows inside the caller's transaction and keeps the anchor file current."""
 
     def __init__(
-        self, db: Database, *, anchor_path: str | Path | None = None, clock: Callable[[], float] = time.time
+        self,
+        db: Database,
+        *,
+        anchor_path: str | Path | None = None,
+        clock: Callable[[], float] = time.time,
+        key: bytes | None = None,
     ) -> None:
         self.db = db
         self.anchor_path = Path(anchor_path) if anchor_path else db.path.with_name(db.path.name + ".audit-anchor")
         self.clock = clock
+        self.key = key  # the chain's HMAC key (None: a plain SHA-256 chain, e.g. a store without a key)
 
     def append(
         self, actor: str, action: str, *, case_code: str | None = None, detail: dict[str, Any] | None = None
@@ -97,7 +128,7 @@ class AuditLog:
                 )
             seq = max(last_seq, anchor[0] if anchor else 0) + 1
             at = self.clock()
-            h = row_hash(prev, seq, at, actor, action, case_code, text)
+            h = row_hash(prev, seq, at, actor, action, case_code, text, self.key)
             conn.execute(
                 "INSERT INTO audit_log (seq, at, actor, action, case_code, detail, prev_hash, hash)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -111,7 +142,7 @@ class AuditLog:
         # savepoint that was rolled back must never reach the anchor.
         last = self.db.query_one("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
         if last is not None:
-            write_anchor(self.anchor_path, last["seq"], last["hash"])
+            write_anchor(self.anchor_path, last["seq"], last["hash"], key=self.key)
 
     def rows(self, case_code: str | None = None) -> list[dict[str, Any]]:
         sql = "SELECT seq, at, actor, action, case_code, detail FROM audit_log"
@@ -122,7 +153,11 @@ class AuditLog:
         return [dict(r) | {"detail": json.loads(r["detail"])} for r in self.db.query(sql + " ORDER BY seq", params)]
 
     def verify(self) -> AuditReport:
-        return verify_chain(self.db, anchor_path=self.anchor_path)
+        report = verify_chain(self.db, anchor_path=self.anchor_path, key=self.key)
+        if self.key is not None and report.rows == 0 and _key_recorded(self.db):
+            # A keyed store wrote "key.recorded" as its first row: an empty log was emptied.
+            report.problems.append(AuditProblem(1, "deleted", "every row is gone (the store's first row is missing)"))
+        return report
 
     def require_intact(self) -> AuditReport:
         """Verify and raise ``AuditChainBroken`` (carrying the report) when anything is wrong."""
@@ -132,12 +167,29 @@ class AuditLog:
         return report
 
 
-def write_anchor(path: Path, seq: int, h: str) -> None:
-    # Called in commit order under the db lock; never move the anchor backwards.
+def _key_recorded(db: Database) -> bool:
+    try:
+        return db.query_one("SELECT 1 FROM key_meta WHERE id = 1") is not None
+    except Exception:  # no key_meta table: a store without key ids
+        return False
+
+
+def write_anchor(path: Path, seq: int, h: str, *, key: bytes | None = None, force: bool = False) -> None:
+    # Called in commit order under the db lock; never move the anchor backwards (unless re-chained).
     current = read_anchor(path)
-    if current and current[0] >= seq:
+    if current and current[0] >= seq and not force:
         return
-    atomic_write(path, json.dumps({"seq": seq, "hash": h}).encode(), mode=0o644)
+    body: dict[str, Any] = {"seq": seq, "hash": h}
+    if key is not None:
+        body["mac"] = anchor_mac(key, seq, h)
+    atomic_write(path, json.dumps(body).encode(), mode=0o644)
+
+
+def read_anchor_mac(path: Path) -> str | None:
+    try:
+        return str(json.loads(path.read_text()).get("mac") or "") or None
+    except (OSError, ValueError, AttributeError):
+        return None
 
 
 def read_anchor(path: Path) -> tuple[int, str] | None:
@@ -150,7 +202,7 @@ def read_anchor(path: Path) -> tuple[int, str] | None:
         return (-1, "")  # unreadable: verify reports it
 
 
-def verify_chain(db: Database, *, anchor_path: str | Path | None = None) -> AuditReport:
+def verify_chain(db: Database, *, anchor_path: str | Path | None = None, key: bytes | None = None) -> AuditReport:
     """Walk the whole chain; every problem is tied to the row where it shows."""
     anchor_file = Path(anchor_path) if anchor_path else db.path.with_name(db.path.name + ".audit-anchor")
     report = AuditReport()
@@ -164,7 +216,7 @@ def verify_chain(db: Database, *, anchor_path: str | Path | None = None) -> Audi
             report.problems.append(AuditProblem(expected_seq, "deleted", f"row(s) {gap} missing (sequence gap)"))
         elif r["prev_hash"] != prev:
             report.problems.append(AuditProblem(seq, "relinked", "prev_hash does not match the row before"))
-        recomputed = row_hash(r["prev_hash"], seq, r["at"], r["actor"], r["action"], r["case_code"], r["detail"])
+        recomputed = row_hash(r["prev_hash"], seq, r["at"], r["actor"], r["action"], r["case_code"], r["detail"], key)
         if recomputed != r["hash"]:
             report.problems.append(
                 AuditProblem(
@@ -185,6 +237,11 @@ def verify_chain(db: Database, *, anchor_path: str | Path | None = None) -> Audi
         report.problems.append(AuditProblem(report.last_seq, "anchor", f"anchor file {anchor_file} is unreadable"))
         return report
     report.anchor_seq = a_seq
+    if key is not None and not hmac.compare_digest(read_anchor_mac(anchor_file) or "", anchor_mac(key, a_seq, a_hash)):
+        report.problems.append(
+            AuditProblem(a_seq, "anchor", f"anchor file {anchor_file} does not carry the kiosk's MAC (rewritten)")
+        )
+        return report
     if a_seq > report.last_seq:
         gap = f"{report.last_seq + 1}" if a_seq == report.last_seq + 1 else f"{report.last_seq + 1}..{a_seq}"
         report.problems.append(
@@ -196,4 +253,51 @@ def verify_chain(db: Database, *, anchor_path: str | Path | None = None) -> Audi
         report.problems.append(AuditProblem(a_seq, "anchor", "row's hash differs from the anchor's (row rewritten)"))
     elif a_seq < report.last_seq:
         report.notes.append(f"anchor lags by {report.last_seq - a_seq} row(s) (crash between commit and anchor write?)")
+    return report
+
+
+def rechain(db: Database, conn: Any, key: bytes) -> None:
+    """Recompute every row's prev_hash and hash under ``key`` inside the caller's transaction.
+
+    Only for a chain that was verified just before (adopting keyed hashes, or a key rotation);
+    the anchor is rewritten once the transaction commits.
+    """
+    prev = GENESIS
+    last: tuple[int, str] | None = None
+    for r in conn.execute("SELECT * FROM audit_log ORDER BY seq").fetchall():
+        h = row_hash(prev, r["seq"], r["at"], r["actor"], r["action"], r["case_code"], r["detail"], key)
+        conn.execute("UPDATE audit_log SET prev_hash = ?, hash = ? WHERE seq = ?", (prev, h, r["seq"]))
+        prev, last = h, (r["seq"], h)
+    anchor = db.path.with_name(db.path.name + ".audit-anchor")
+    if last is not None:
+        seq, h = last
+        db.after_commit(lambda: write_anchor(anchor, seq, h, key=key, force=True), key=("audit-anchor", str(anchor)))
+
+
+def adopt_chain(db: Database, key: bytes) -> bool:
+    """Switch a plain chain to keyed hashes if it verifies; False (stays plain) when it does not."""
+    report = verify_chain(db)
+    if not report.ok:
+        log.error("audit log does not verify; it keeps its plain hashes so the damage stays visible:\n%s", report)
+        return False
+    with db.transaction() as conn:
+        rechain(db, conn, key)
+    return True
+
+
+def check_at_start(audit: AuditLog, alerts: Any | None) -> AuditReport:
+    """Verify the chain as the kiosk starts; a broken one is logged and raises a staff alert.
+
+    The kiosk still starts (residents' deposits must not stop because someone edited the log),
+    but staff hear about it at once instead of at the next `kiosk audit verify`.
+    """
+    report = audit.verify()
+    if report.ok:
+        return report
+    log.error("audit log does not verify at start:\n%s", report)
+    if alerts is not None:
+        try:
+            alerts.enqueue("audit_chain_broken", "审计日志被改动 Audit log tampered", str(report))
+        except Exception as exc:
+            log.error("audit alert not queued: %s", exc)
     return report

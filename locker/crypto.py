@@ -39,8 +39,32 @@ class Cipher:
         if len(key) != KEY_BYTES:
             raise KeyFileError(f"encryption key must be {KEY_BYTES} bytes, got {len(key)}")
         self._aead = AESGCM(key)
-        # A separate key for MACs, so a MAC never equals anything computed with the AES key.
+        self._key = key
+        # A separate key for MACs, so a MAC never equals anything computed with the AES key. A
+        # store replaces it with its wrapped lookup key (locker.keys), which survives key rotation.
         self._mac_key = hmac.new(key, b"kiosk-store/mac-key/v1", hashlib.sha256).digest()
+        self.audit_scheme = "hmac-v1"  # "sha256": a chain that was broken before keyed hashes came
+        self.just_recorded = False  # True when this start recorded the key with the data (locker.keys)
+
+    @property
+    def key_id(self) -> str:
+        return hmac.new(self._key, b"kiosk-store/key-id/v1", hashlib.sha256).hexdigest()[:16]
+
+    def derive(self, purpose: bytes) -> bytes:
+        """A sub-key for one purpose (audit chain HMAC, ...): never the data key itself."""
+        return hmac.new(self._key, purpose, hashlib.sha256).digest()
+
+    @property
+    def audit_key(self) -> bytes | None:
+        """The audit chain's HMAC key, or None while the chain stays plain (see locker.audit)."""
+        return self.derive(b"kiosk-store/audit-chain/v1") if self.audit_scheme == "hmac-v1" else None
+
+    @property
+    def lookup_key(self) -> bytes:
+        return self._mac_key
+
+    def set_lookup_key(self, key: bytes) -> None:
+        self._mac_key = key
 
     @classmethod
     def from_key_file(cls, path: str | Path, *, create: bool = False) -> Cipher:

@@ -20,6 +20,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from locker.errors import StoreError
 from locker.fsutil import unlink_durably
 from locker.submissions import SubmissionStore
 
@@ -83,7 +84,12 @@ class RetentionJob:
         """Unlink every file that belongs to a purged scan row and still exists."""
         scans = self.store.scans
         rows = self.store.db.query("SELECT rel_path FROM scan_files WHERE purged_at IS NOT NULL")
-        paths = [scans.path(r["rel_path"]) for r in rows]
+        paths = []
+        for r in rows:
+            try:
+                paths.append(scans.path(r["rel_path"]))
+            except StoreError as exc:  # an edited row: never follow it out of scans/
+                log.error("retention: %s", exc)
         existing = [p for p in paths if p.exists()]
         unlink_durably(existing)
         for d in {p.parent for p in existing}:

@@ -69,7 +69,7 @@ class ScanStore:
         return ScanRef(rel, hashlib.sha256(blob).hexdigest(), len(blob))
 
     def read(self, case_code: str, paper_id: str, page: int, ref: ScanRef) -> bytes:
-        path = self.root / ref.rel_path
+        path = self.path(ref.rel_path)
         try:
             blob = path.read_bytes()
         except FileNotFoundError:
@@ -82,7 +82,7 @@ class ScanStore:
         """None when the file is intact, else "missing" or "altered"."""
         try:
             h = hashlib.sha256()
-            with open(self.root / rel_path, "rb") as f:
+            with open(self.path(rel_path), "rb") as f:
                 for chunk in iter(lambda: f.read(1 << 20), b""):
                     h.update(chunk)
         except FileNotFoundError:
@@ -90,7 +90,27 @@ class ScanStore:
         return None if h.hexdigest() == sha256 else "altered"
 
     def path(self, rel_path: str) -> Path:
-        return self.root / rel_path
+        """The file of a row, refused (StoreError) unless it stays under ``scans/``.
+
+        ``rel_path`` comes from the database; a row edited to ``../../x`` must not make the
+        retention sweep delete, or a read open, a file outside the scans folder.
+        """
+        candidate = self.root / rel_path
+        root = self.root.resolve()
+        try:
+            resolved = candidate.resolve()
+        except (OSError, RuntimeError) as exc:
+            raise StoreError(f"scan path {rel_path!r} cannot be resolved: {exc}") from exc
+        if Path(rel_path).is_absolute() or ".." in Path(rel_path).parts or root not in resolved.parents:
+            raise StoreError(f"scan path {rel_path!r} leads outside {self.root}; refused")
+        return candidate
+
+    def read_raw(self, rel_path: str, case_code: str, paper_id: str, page: int) -> bytes:
+        """Decrypt a file by its path (key rotation); the checksum is checked by the caller's verify."""
+        return self.cipher.decrypt(self.path(rel_path).read_bytes(), **self._ad(case_code, paper_id, page))
+
+    def encrypt_blob(self, case_code: str, paper_id: str, page: int, data: bytes) -> bytes:
+        return self.cipher.encrypt(data, **self._ad(case_code, paper_id, page))
 
     def all_files(self) -> set[str]:
         if not self.root.exists():

@@ -15,6 +15,7 @@ from pathlib import Path
 from locker.audit import AuditLog, AuditReport
 from locker.crypto import Cipher
 from locker.db import Database
+from locker.keys import StoreLock, open_cipher
 from locker.scan_files import ScanStore
 from locker.submissions import SubmissionStore
 
@@ -28,6 +29,7 @@ class Store:
     scans: ScanStore
     audit: AuditLog
     submissions: SubmissionStore
+    lock: StoreLock | None = None
 
     @classmethod
     def open(
@@ -40,17 +42,29 @@ class Store:
         clock: Callable[[], float] = time.time,
     ) -> Store:
         data = Path(data_dir)
-        cipher = Cipher.from_key_file(key_file, create=create_key)
+        lock = StoreLock(data)
         db = Database(data / DB_NAME, busy_timeout=busy_timeout)
+        try:
+            cipher = open_cipher(db, key_file, create=create_key)
+        except BaseException:
+            db.close()
+            lock.release()
+            raise
         scans = ScanStore(data / "scans", cipher)
-        audit = AuditLog(db, clock=clock)
-        return cls(db, cipher, scans, audit, SubmissionStore(db, cipher, scans, audit, clock=clock))
+        audit = AuditLog(db, clock=clock, key=cipher.audit_key)
+        if cipher.just_recorded:
+            audit.append("kiosk", "key.recorded", detail={"key_id": cipher.key_id})
+        store = cls(db, cipher, scans, audit, SubmissionStore(db, cipher, scans, audit, clock=clock))
+        store.lock = lock
+        return store
 
     def verify_audit(self) -> AuditReport:
         return self.audit.verify()
 
     def close(self) -> None:
         self.db.close()
+        if self.lock is not None:
+            self.lock.release()
 
     def __enter__(self) -> Store:
         return self

@@ -17,6 +17,7 @@ from flows.deposit import DepositFlow
 from flows.staff_pickup import StaffPickupFlow
 from flows.view import Screen
 from kiosk.runtime import DeviceSlot, KioskRuntime, check_slots
+from locker.staff import staff_actor
 from locker.submissions import CaseState
 
 
@@ -74,7 +75,7 @@ def test_maintenance_lists_devices_runs_the_device_test_and_goes_back(rig: Rig) 
     assert seen["idcard"]["status"] == "offline" and seen["idcard"]["detail"]  # down, and why
     assert seen["fingerprint"]["status"] == "online" and seen["locker"]["status"] == "online"
     assert set(flow.view.actions) == {"test_devices", "back", "cancel"}
-    assert [r["actor"] for r in audited(rig, "kiosk.maintenance_entered")] == [f"staff:{BADGE}"]
+    assert [r["actor"] for r in audited(rig, "kiosk.maintenance_entered")] == [staff_actor(BADGE)]
 
     # the reader answers again, the fingerprint cable is pulled: the test finds both
     rig.idsim.ctl_silence(False)
@@ -88,7 +89,7 @@ def test_maintenance_lists_devices_runs_the_device_test_and_goes_back(rig: Rig) 
     assert seen["fingerprint"]["status"] == "offline"
     assert seen["locker"]["status"] == "online" and "board" in seen["locker"]["detail"]
     tests = audited(rig, "kiosk.device_test")
-    assert len(tests) == 1 and tests[0]["actor"] == f"staff:{BADGE}"
+    assert len(tests) == 1 and tests[0]["actor"] == staff_actor(BADGE)
     assert tests[0]["detail"]["devices"] == {"idcard": "online", "fingerprint": "offline", "locker": "online"}
 
     rig.fpsim.ctl_plug()
@@ -114,7 +115,7 @@ def test_override_is_offered_on_the_pickups_view_and_an_open_door_shows_as_open(
     wait_step(flow, "pickups")
     assert flow.view.message == "staff.override_opened" and flow.view.params["compartment"] == "S02"
     row = audited(rig, "locker.override")[-1]
-    assert (row["actor"], row["detail"]["compartment"], row["detail"]["reason"]) == (f"staff:{BADGE}", "S02",
+    assert (row["actor"], row["detail"]["compartment"], row["detail"]["reason"]) == (staff_actor(BADGE), "S02",
                                                                                      "cleaning")
     press(flow, "override")  # the door still stands open: its tile says so
     tiles = {t["id"]: t["state"] for t in flow.view.params["compartments"]}

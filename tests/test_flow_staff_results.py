@@ -17,6 +17,7 @@ from flows.machine import ENDED, IDLE
 from flows.results import ResultPickupFlow
 from flows.staff_pickup import StaffPickupFlow
 from flows.view import Screen
+from locker.staff import staff_actor
 from locker.submissions import CaseState
 
 
@@ -76,7 +77,7 @@ def test_staff_override_needs_a_reason_and_is_audited(rig: Rig) -> None:
     assert flow.view.message == "staff.override_opened"
     rows = [r for r in rig.store.audit.rows() if r["action"] == "locker.override"]
     assert len(rows) == 1 and rows[0]["detail"]["reason"] == "cleaning the compartment"
-    assert rows[0]["actor"] == f"staff:{BADGE}"
+    assert rows[0]["actor"] == staff_actor(BADGE)
     Resident(rig).close_door("L01")
 
 
