@@ -22,7 +22,9 @@ start_pcscd() {  # start_pcscd LOGFILE
   local log=$1
   pgrep -x pcscd >/dev/null && return 0
   mkdir -p "$(dirname "$log")"
-  pcscd -f > "$log" 2>&1 < /dev/null &
+  # Its own session: a Ctrl-C to the caller's process group must not stop pcscd before the programs
+  # that use it (pcscd handles SIGINT itself); the caller stops it last with stop_pcscd.
+  setsid pcscd -f > "$log" 2>&1 < /dev/null &
   started_pcscd=$!
   pcscd_pidfile="$(cd "$(dirname "$log")" && pwd)/pcscd.pid"
   echo "$started_pcscd" > "$pcscd_pidfile"

@@ -1,6 +1,12 @@
 #!/usr/bin/env bash
 # `make run`: the kiosk in simulator mode — every device simulator, the touchscreen app and the
 # simulator panel (a second window). On a machine with no display it runs itself under xvfb-run.
+#
+# Stopping: Ctrl-C (SIGINT to the whole process group), closing the kiosk window, or SIGTERM.
+# Background children of a non-interactive shell ignore SIGINT, so nothing reacts to Ctrl-C on its
+# own: this script stops what it started, newest first (the app before the panel before the
+# simulators it talks to, pcscd last), each with SIGTERM, then SIGKILL after a grace period.
+# Starting one more background process is one line: `start_bg NAME LOGFILE command…`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [[ -z "${DISPLAY:-}" && -z "${WAYLAND_DISPLAY:-}" && -z "${KIOSK_RUN_HEADLESS:-}" ]]; then
@@ -9,17 +15,51 @@ if [[ -z "${DISPLAY:-}" && -z "${WAYLAND_DISPLAY:-}" && -z "${KIOSK_RUN_HEADLESS
 fi
 source scripts/pcscd.sh
 mkdir -p var/sim var/log
-sim_pid="" panel_pid=""
+STOP_GRACE=${KIOSK_RUN_STOP_GRACE:-8}  # seconds each process gets to close its devices and database
+
+pids=() names=()
+start_bg() {  # start_bg NAME LOGFILE COMMAND…: run in the background, remembered for the ordered stop
+  local name=$1 logfile=$2
+  shift 2
+  "$@" > "$logfile" 2>&1 &
+  pids+=("$!") names+=("$name")
+}
+
+stop_one() {  # stop_one PID NAME: SIGTERM, wait up to STOP_GRACE seconds, then SIGKILL
+  local pid=$1 name=$2 i t0=${EPOCHREALTIME/[.,]/}
+  kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 0; }
+  kill -TERM "$pid" 2>/dev/null || true
+  for ((i = 0; i < STOP_GRACE * 10; i++)); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  if kill -0 "$pid" 2>/dev/null; then
+    echo "run: $name did not stop within ${STOP_GRACE}s; killing it"
+    kill -KILL "$pid" 2>/dev/null || true
+  fi
+  wait "$pid" 2>/dev/null || true
+  local ms=$(( (${EPOCHREALTIME/[.,]/} - t0) / 1000 ))
+  echo "run: stopped $name ($((ms / 1000)).$((ms % 1000 / 100)) s)"
+}
+
+stopping=""
 cleanup() {
-  [[ -n "$panel_pid" ]] && kill "$panel_pid" 2>/dev/null
-  [[ -n "$sim_pid" ]] && kill "$sim_pid" 2>/dev/null && wait "$sim_pid" 2>/dev/null
+  [[ -n "$stopping" ]] && return 0
+  stopping=1
+  trap '' INT TERM  # a second Ctrl-C must not cut the ordered stop short
+  local i
+  for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
+    stop_one "${pids[i]}" "${names[i]}"
+  done
   stop_pcscd
 }
-trap cleanup EXIT INT TERM
+trap cleanup EXIT
+trap 'echo; echo "run: stopping"; cleanup; exit 130' INT
+trap 'cleanup; exit 143' TERM
+
 start_pcscd var/log/pcscd.log
 export KIVY_NO_ARGS=1 KIVY_NO_FILELOG=1
-.venv/bin/kiosk sim all > var/log/simulators.log 2>&1 &
-sim_pid=$!
+start_bg simulators var/log/simulators.log .venv/bin/kiosk sim all
 for _ in $(seq 100); do grep -q '^ready' var/log/simulators.log 2>/dev/null && break; sleep 0.1; done
 grep -q '^ready' var/log/simulators.log || { echo "run: simulators did not start:"; cat var/log/simulators.log; exit 1; }
 echo "Simulators running (var/log/simulators.log); device check:"
@@ -27,6 +67,12 @@ echo "Simulators running (var/log/simulators.log); device check:"
 echo
 echo "Opening the simulator panel and the kiosk (close the kiosk window or press Ctrl-C to stop)."
 echo "The same simulator actions from a shell: .venv/bin/kiosk simctl all list"
-.venv/bin/kiosk panel > var/log/panel.log 2>&1 &
-panel_pid=$!
-.venv/bin/kiosk app --windowed "$@"
+start_bg panel var/log/panel.log .venv/bin/kiosk panel
+# The app in the background too, so a Ctrl-C reaches the trap at once (bash runs traps only between
+# commands, and `wait` is interruptible where a foreground command is not). Its log stays on the terminal.
+.venv/bin/kiosk app --windowed "$@" &
+pids+=("$!") names+=("kiosk app")
+app_pid=$!
+status=0
+wait "$app_pid" || status=$?
+exit "$status"
