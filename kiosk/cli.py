@@ -216,6 +216,13 @@ def _no_store_yet(cfg: KioskConfig) -> bool:
 
 def cmd_audit_verify(cfg: KioskConfig, args: argparse.Namespace) -> int:
     """Walk the hash chain of the audit log; name every altered, missing or cut-off entry."""
+    from locker.integrity import lost_database, restore_hint
+    from locker.store import DB_NAME
+
+    lost = lost_database(cfg.store.data_dir / DB_NAME)
+    if lost is not None:  # never "nothing to do" for a database that existed: the anchor says it did
+        print(f"audit chain BROKEN: {lost}\n  restore: {restore_hint(cfg.store.data_dir / DB_NAME)}")
+        return 1
     if _no_store_yet(cfg):
         return 0
     with _open_store(cfg) as store:
@@ -240,15 +247,64 @@ def cmd_purge(cfg: KioskConfig, args: argparse.Namespace) -> int:
 
 
 def cmd_staff(cfg: KioskConfig, args: argparse.Namespace) -> int:
-    """Staff accounts: badge UID + PIN (asked twice, never echoed, stored as a salted scrypt hash)."""
-    from locker.staff import StaffAccounts, cli_add_staff
+    """Staff accounts: badge UID + PIN (asked twice, never echoed, stored as a peppered scrypt hash)."""
+    from locker.staff import StaffAccounts, StaffError, cli_add_staff, cli_set_pin
 
     with _open_store(cfg, create=True) as store:
-        accounts = StaffAccounts(store.db, store.audit)
+        accounts = StaffAccounts(store.db, store.audit, cipher=store.cipher)
         if args.staff_command == "add":
             return cli_add_staff(accounts, args.badge, args.name)
+        if args.staff_command == "set-pin":
+            return cli_set_pin(accounts, args.badge)
+        if args.staff_command in ("revoke", "unlock"):
+            try:
+                (accounts.revoke if args.staff_command == "revoke" else accounts.unlock)(args.badge)
+            except StaffError as exc:
+                print(f"kiosk staff {args.staff_command}: {exc.message}", file=sys.stderr)
+                return 1
+            print(f"badge {args.badge}: {'revoked' if args.staff_command == 'revoke' else 'unlocked'}")
+            return 0
         for member in accounts.list_staff():
             print(f"{member.badge_uid:<20} {member.name}")
+    return 0
+
+
+def cmd_key(cfg: KioskConfig, args: argparse.Namespace) -> int:
+    """The data key: its id (and the one the data was encrypted with), and rotating it."""
+    from locker import keys
+    from locker.db import Database
+    from locker.store import DB_NAME, Store
+
+    source = keys.key_source(cfg.store.key_file)
+    db_path = cfg.store.data_dir / DB_NAME
+    if args.key_command == "id":
+        have = keys.key_id(keys.read_key(source)) if source.path.exists() else "missing"
+        print(f"{source.describe()}: key id {have}")
+        if db_path.exists():
+            with Database(db_path) as db:
+                keys.ensure_meta_table(db)
+                row = keys.meta_row(db)
+            print(f"data in {db_path}: key id {row['key_id'] if row else 'not recorded yet'}")
+        return 0
+    if source.credential:
+        print("kiosk key rotate: the key is a systemd credential; rotate with a key file, then re-seal it "
+              "(scripts/install.sh --seal-key)", file=sys.stderr)
+        return 2
+    if not db_path.exists():
+        print(f"no database yet at {db_path}: nothing to rotate")
+        return 0
+    with Store.open(cfg.store.data_dir, cfg.store.key_file) as store:
+        store.close()  # verified the key; the rotation takes the folder alone below
+        old = store.cipher
+    lock = keys.StoreLock(cfg.store.data_dir, exclusive=True)
+    try:
+        with Database(db_path) as db:
+            new_id = keys.rotate(db, old, cfg.store.key_file, cfg.store.data_dir / "scans",
+                                 pause=float(getattr(args, "pause", 0.0) or 0.0))
+    finally:
+        lock.release()
+    print(f"key rotated: the data is now under key id {new_id} in {cfg.store.key_file}; back this key file up "
+          f"now (the old key no longer opens anything)")
     return 0
 
 
@@ -325,6 +381,17 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("name")
     add.set_defaults(func=cmd_staff)
     staff.add_parser("list", help="list staff members").set_defaults(func=cmd_staff)
+    for name, what in (("revoke", "revoke a badge (the account stays in the audit log)"),
+                       ("set-pin", "give a badge a new PIN: asks for it twice; also lifts a lock-out"),
+                       ("unlock", "lift a badge's lock-out after wrong PINs")):
+        sp = staff.add_parser(name, help=what)
+        sp.add_argument("badge", help="badge UID in hex")
+        sp.set_defaults(func=cmd_staff)
+    key = sub.add_parser("key", help="the data key").add_subparsers(dest="key_command", required=True)
+    key.add_parser("id", help="the key's id and the id the data was encrypted with").set_defaults(func=cmd_key)
+    rot = key.add_parser("rotate", help="re-encrypt everything under a new key (stop the kiosk first)")
+    rot.add_argument("--pause", type=float, default=0.0, help=argparse.SUPPRESS)  # tests: time to interrupt
+    rot.set_defaults(func=cmd_key)
     app = sub.add_parser("app", help="run the touchscreen app")
     app.add_argument("--windowed", action="store_true", help="a window instead of full screen")
     app.add_argument("--orientation", choices=["portrait", "landscape"], help="override [ui] orientation")
