@@ -19,6 +19,7 @@ import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from locker.errors import StoreError
 from locker.fsutil import unlink_durably
@@ -27,6 +28,25 @@ from locker.submissions import SubmissionStore
 log = logging.getLogger(__name__)
 
 DAY = 86400.0
+# A deposit cancelled before it was committed never reached the office: its identity and
+# fingerprint have no use at all, so they go within a day whatever retention_days says.
+DRAFT_DAYS = 1.0
+
+
+def wipe_freed_pages(db: Any) -> None:
+    """Make a purge real on disk: the cleared blobs must not survive in the WAL or in free pages.
+
+    ``secure_delete`` (set by the store on its connection, not left to Debian's build default)
+    zeroes the pages SQLite frees; the TRUNCATE checkpoint copies the WAL into the database and
+    empties the ``-wal`` file, whose frames still held the old ciphertext.
+    """
+    try:
+        row = db.query_one("PRAGMA wal_checkpoint(TRUNCATE)")
+    except Exception as exc:  # a reader holding the WAL: the next purge or the next start retries
+        log.warning("retention: WAL checkpoint after the purge failed: %s", exc)
+        return
+    if row is not None and row[0]:
+        log.warning("retention: WAL checkpoint after the purge was blocked by a reader; retried next run")
 
 
 @dataclass(frozen=True)
@@ -53,10 +73,11 @@ class RetentionJob:
             rows = conn.execute(
                 "SELECT id, case_code FROM cases WHERE purged_at IS NULL"
                 " AND state IN ('collected', 'result_collected', 'closed', 'cancelled') AND"
-                " COALESCE(collected_at, cancelled_at) IS NOT NULL AND COALESCE(collected_at, cancelled_at) <= ?"
+                " COALESCE(collected_at, cancelled_at) IS NOT NULL AND (COALESCE(collected_at, cancelled_at) <= ?"
+                "  OR (state = 'cancelled' AND committed_at IS NULL AND cancelled_at <= ?))"
                 " AND (? = 0 OR NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.case_code = cases.case_code"
                 " AND d.acknowledged_at IS NULL))",
-                (cutoff, int(self.hold_undelivered)),
+                (cutoff, self.clock() - min(self.days, DRAFT_DAYS) * DAY, int(self.hold_undelivered)),
             ).fetchall()
             now = self.clock()
             for r in rows:
@@ -75,6 +96,8 @@ class RetentionJob:
                     detail={"retention_days": self.days, "scan_files": n},
                 )
                 purged.append(r["case_code"])
+        if purged:
+            wipe_freed_pages(db)
         removed = self.sweep()
         if purged:
             log.info("retention purged %d case(s), removed %d scan file(s)", len(purged), removed)

@@ -44,6 +44,9 @@ class Store:
         data = Path(data_dir)
         lock = StoreLock(data)
         db = Database(data / DB_NAME, busy_timeout=busy_timeout)
+        # Freed pages are zeroed (a purge must not leave ciphertext in free pages); set here rather
+        # than trusting the distribution's SQLite build (Debian enables it, others do not).
+        db.query("PRAGMA secure_delete = ON")
         try:
             cipher = open_cipher(db, key_file, create=create_key)
         except BaseException:
