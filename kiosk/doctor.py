@@ -56,7 +56,12 @@ def check_key_file(cfg: KioskConfig) -> Finding:
 
 
 def check_database(cfg: KioskConfig) -> list[Finding]:
+    from locker.integrity import lost_database, restore_hint
+
     path = cfg.store.data_dir / DB_NAME
+    lost = lost_database(path)
+    if lost is not None:
+        return [Finding("database", False, lost, restore_hint(path))]
     if not path.exists():
         return [Finding("database", True, f"{path} not created yet (first start)")]
     try:
@@ -69,7 +74,7 @@ def check_database(cfg: KioskConfig) -> list[Finding]:
     except sqlite3.Error as exc:
         return [Finding("database", False, f"{path}: {exc}", "check the disk; restore the database from backup")]
     found = [Finding("database", result == "ok", f"{path}: integrity {result}, schema {version}",
-                     "" if result == "ok" else "stop the kiosk and restore the database from the last backup")]
+                     "" if result == "ok" else restore_hint(path))]
     found.extend(_check_store_contents(cfg))
     return found
 
@@ -82,10 +87,16 @@ def _check_store_contents(cfg: KioskConfig) -> list[Finding]:
     except KioskError as exc:
         return [Finding("store", False, exc.message, "see the key file and database lines")]
     try:
+        from locker.integrity import restore_hint
+
         report = store.verify_audit()
+        lost = any(p.kind in ("deleted", "truncated") for p in report.problems)
+        fix = "keep the database as evidence and tell the service centre's security officer " \
+              "(`kiosk audit verify` shows the rows)"
+        if lost:  # rows gone: cases residents hold receipts for may be missing
+            fix = "rows are missing: " + restore_hint(store.db.path) + "; " + fix
         found = [Finding("audit chain", report.ok, "intact" if report.ok else str(report),
-                         "" if report.ok else "keep the database as evidence and tell the service centre's "
-                                              "security officer (`kiosk audit verify` shows the rows)")]
+                         "" if report.ok else fix)]
         problems = store.submissions.verify_scans()
         found.append(Finding("scan files", not problems,
                              "all present and unaltered" if not problems else f"{len(problems)} problem(s): "

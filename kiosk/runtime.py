@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import sqlite3
 import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -299,11 +300,17 @@ class KioskRuntime:
         self._stop = threading.Event()
         self._supervisor: threading.Thread | None = None
         self._closers: list[Callable[[], None]] = []
+        # What besides a device keeps residents away: a database that lost rows (see locker.integrity)
+        self.health: dict[str, StatusTracker] = {"store": StatusTracker("store", DeviceStatus.ONLINE)}
+        self.integrity: Any = None
 
     # -- reading -------------------------------------------------------------------------------
     def trackers(self) -> dict[str, StatusTracker]:
-        """One stable StatusTracker per device, for the app's out-of-service switch."""
-        return {name: slot.tracker for name, slot in self.slots.items()}
+        """One stable StatusTracker per device, for the app's out-of-service switch.
+
+        Besides the devices: ``store`` (the database checked against its audit anchor at start).
+        """
+        return {name: slot.tracker for name, slot in self.slots.items()} | self.health
 
     def check_devices(self, cancel: CancelToken | None = None) -> dict[str, str]:
         """Staff's "test devices" in maintenance mode: probe every device now, reopen the lost ones."""
@@ -313,7 +320,7 @@ class KioskRuntime:
         """What takes the touchscreen out of service: ``[ui] required_devices`` or the residents' devices."""
         required = _setting(self.cfg.ui, "required_devices", None)
         names = tuple(required) if required is not None else RESIDENT_DEVICES
-        return tuple(n for n in names if n in self.slots)
+        return tuple(n for n in names if n in self.slots) + tuple(self.health)
 
     # -- life cycle -------------------------------------------------------------------------------
     def start(self) -> KioskRuntime:
@@ -340,9 +347,15 @@ class KioskRuntime:
 
         cfg = self.cfg
         flows_cfg = getattr(cfg, "flows", None)
+        from locker.integrity import inspect_files
+        from locker.store import DB_NAME
+
+        facts = inspect_files(Path(cfg.store.data_dir) / DB_NAME)  # before opening creates it
         self.store = Store.open(cfg.store.data_dir, cfg.store.key_file, create_key=cfg.store.create_key)
         self._closers.append(self.store.close)
+        self._check_store_integrity(facts)
         self.outbox = Outbox(self.store.db, list(cfg.alerts.urls))
+        self._alert_store_integrity()
         check_audit_at_start(self.store.audit, self.outbox)
         self.outbox_worker = OutboxWorker(self.outbox)
         self.outbox_worker.start()
@@ -670,6 +683,39 @@ class KioskRuntime:
             self.door_entry.card_tapped(uid)
         except KioskError as exc:
             log.error("door entry failed: %s", exc)
+
+    # -- the database at start ----------------------------------------------------------------
+    def _check_store_integrity(self, facts: Any) -> None:
+        """Compare the database with its audit anchor and run quick_check before anything writes.
+
+        Rows missing (a deleted, 0-byte or cut database, a lost write-ahead log) or a damaged file:
+        the kiosk serves no resident (``store`` is down: out of service) and the log names the backup
+        to restore. A sound database is backed up (the newest few are kept) for the next time.
+        """
+        from locker.integrity import backup_database, check_store
+
+        report = check_store(self.store.audit, facts)
+        self.integrity = report
+        if not report.serve:
+            log.error("%s", report.summary())
+            self.health["store"].set(DeviceStatus.HARDWARE_ERROR, report.summary())
+            return
+        for warning in report.warnings:
+            log.warning("database check: %s", warning)
+        try:
+            backup_database(self.store.db.path)
+        except (OSError, sqlite3.Error) as exc:
+            log.error("database backup failed: %s", exc)
+
+    def _alert_store_integrity(self) -> None:
+        report = self.integrity
+        if report is None or report.serve:
+            return
+        self.outbox.enqueue(
+            "store.integrity",
+            "数据库缺失记录，自助服务已暂停 Database lost records: kiosk out of service",
+            report.summary(),
+        )
 
     # -- supervision ----------------------------------------------------------------------------
     def _supervise(self) -> None:
