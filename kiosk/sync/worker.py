@@ -189,40 +189,44 @@ class DeliveryWorker:
             built = contract.dumps(pkg)
             contract.CasePackage.from_json(json.loads(built))  # never send what the contract refuses
             package_json = self.queue.freeze(code, built)
-        pkg = contract.CasePackage.from_json(json.loads(package_json))
+        # The back office judges the frozen package (it was checked against the contract when built);
+        # here only its file list is read, when the receipt asks for files.
         receipt = client.put_case(code, package_json)
         uploaded = 0
-        for file_id in receipt.missing_files:
-            uploaded += self.upload_file(client, pkg, pkg.file(file_id))
         if receipt.missing_files:
+            files = {f.file_id: f for f in (contract.ScanFile.from_json(d, "case.files")
+                                            for d in json.loads(package_json).get("files", []))}
+            for file_id in receipt.missing_files:
+                if file_id not in files:
+                    raise PackageError(f"the back office asks for file {file_id!r}, which case {code} does not have")
+                uploaded += self.upload_file(client, code, files[file_id])
             receipt = client.put_case(code, package_json)
         if not receipt.complete:
             raise Unreachable(f"case {code}: the back office still lacks {', '.join(receipt.missing_files)}")
         self.queue.acknowledge(code)
-        log.info("case %s delivered to the back office (%d file(s), %d bytes uploaded)", code, len(pkg.files),
-                 uploaded)
+        log.info("case %s delivered to the back office (%d bytes of scans uploaded)", code, uploaded)
         return uploaded
 
-    def upload_file(self, client: BackofficeClient, pkg: contract.CasePackage, f: contract.ScanFile) -> int:
+    def upload_file(self, client: BackofficeClient, case_code: str, f: contract.ScanFile) -> int:
         """Upload from where the back office's copy ends; a resend of held bytes is harmless."""
-        data = self.store.submissions.read_scan(pkg.case_code, f.paper_id, f.page)
+        data = self.store.submissions.read_scan(case_code, f.paper_id, f.page)
         if len(data) != f.size or hashlib.sha256(data).hexdigest() != f.sha256:
-            raise PackageError(f"scan {f.file_id} of case {pkg.case_code} no longer matches its package")
-        status = client.file_status(pkg.case_code, f.file_id)
+            raise PackageError(f"scan {f.file_id} of case {case_code} no longer matches its package")
+        status = client.file_status(case_code, f.file_id)
         offset, sent = status.received, 0
         gaps = 0
         while not status.complete and offset < f.size:
             chunk = data[offset:offset + CHUNK]
             try:
-                status = client.put_chunk(pkg.case_code, f.file_id, offset, chunk, f.size)
+                status = client.put_chunk(case_code, f.file_id, offset, chunk, f.size)
             except Refused as exc:
                 if exc.status == 416 and gaps < 3:  # our idea of the held offset was stale: ask again
                     gaps += 1
-                    status = client.file_status(pkg.case_code, f.file_id)
+                    status = client.file_status(case_code, f.file_id)
                     offset = status.received
                     continue
                 if exc.code == "file.checksum":  # the upload was discarded: start it again next round
-                    raise Unreachable(f"scan {f.file_id} of case {pkg.case_code} arrived damaged; "
+                    raise Unreachable(f"scan {f.file_id} of case {case_code} arrived damaged; "
                                       "sending it again") from exc
                 raise
             sent += len(chunk)
