@@ -290,12 +290,13 @@ def write_config(root: Path, url: str, *, simulator: bool = True, extra: str = "
 
 
 @contextlib.contextmanager
-def kiosk_at(root: Path, url: str, clock: Callable[[], float] | None = None) -> Iterator[Kiosk]:
+def kiosk_at(root: Path, url: str, clock: Callable[[], float] | None = None, *, simulator: bool = True,
+             extra: str = "") -> Iterator[Kiosk]:
     from flows.guide import load_guide
     from kiosk.config import load_config
     from locker.store import Store
 
-    cfg = load_config(write_config(root, url))
+    cfg = load_config(write_config(root, url, simulator=simulator, extra=extra))
     clock = clock or time.time
     store = Store.open(cfg.store.data_dir, cfg.store.key_file, create_key=True, clock=clock)
     try:
@@ -331,4 +332,66 @@ def worker_for(k: Kiosk, **kw: Any) -> Any:
     from kiosk.sync.worker import DeliveryWorker
 
     return DeliveryWorker(k.store, k.guide, k.cfg.backoffice, credential_file=credential_path(k.cfg),
-                          simulator=True, clock=k.clock, **kw)
+                          simulator=k.cfg.simulator.enabled, clock=k.clock, **kw)
+
+
+def self_signed_cert(folder: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 and its key (PEM): the back office's own, used as the kiosk's ca_file."""
+    import datetime as dt
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "backoffice.test")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(days=1))
+            .not_valid_after(now + dt.timedelta(days=30))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+                                                        x509.DNSName("localhost")]), critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    folder.mkdir(parents=True, exist_ok=True)
+    cert_path, key_path = folder / "backoffice.pem", folder / "backoffice.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return cert_path, key_path
+
+
+class TlsFront(CutProxy):
+    """HTTPS in front of the back office (as nginx would be), with the given certificate."""
+
+    def __init__(self, target_port: int, cert: Path, key: Path) -> None:
+        import ssl
+
+        self._ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self._ctx.load_cert_chain(cert, key)
+        super().__init__(target_port)
+        self.url = f"https://127.0.0.1:{self.port}"
+
+    def _accept(self) -> None:
+        import ssl
+
+        while not self._stop.is_set():
+            try:
+                raw, _ = self._srv.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(raw, ssl), daemon=True).start()
+
+    def _serve(self, raw: socket.socket, ssl: Any) -> None:
+        try:
+            raw.settimeout(10)
+            client = self._ctx.wrap_socket(raw, server_side=True)
+            client.settimeout(None)
+            upstream = socket.create_connection(("127.0.0.1", self.target_port), timeout=30)
+        except (OSError, ssl.SSLError):
+            raw.close()
+            return
+        threading.Thread(target=self._pump, args=(client, upstream, True), daemon=True).start()
+        self._pump(upstream, client, False)
