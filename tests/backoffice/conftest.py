@@ -1,0 +1,42 @@
+"""Back-office test set-up: Django on the PostgreSQL that scripts/test.sh starts (BACKOFFICE_DB_*).
+
+Django is configured here, not for the whole suite, so kiosk-only runs never import it.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "backoffice.settings")
+
+import django  # noqa: E402
+
+django.setup()  # the test modules import models at collection time
+
+from django.conf import settings  # noqa: E402
+
+# Test users' passwords need no key stretching (PBKDF2 costs ~0.5 s a user on this machine).
+settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+import pytest  # noqa: E402
+from backoffice_support import Town, make_town  # noqa: E402
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _on_postgresql(django_db_setup, django_db_blocker) -> None:  # type: ignore[no-untyped-def]
+    """The production database is PostgreSQL; the tests run on it (only the smoke test uses SQLite)."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.fail("the back-office tests run on PostgreSQL: run them through scripts/test.sh, which starts one "
+                    "and exports BACKOFFICE_DB_*", pytrace=False)
+
+
+@pytest.fixture
+def town(db) -> Town:  # type: ignore[no-untyped-def]
+    return make_town()
+
+
+@pytest.fixture
+def live_town(transactional_db) -> Town:  # type: ignore[no-untyped-def]
+    return make_town()
