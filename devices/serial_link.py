@@ -84,7 +84,7 @@ class SerialLink:
             port = self._port()
             port.write(data)
             port.flush()
-        except (serial.SerialException, OSError) as exc:
+        except (serial.SerialException, OSError, termios.error) as exc:  # tcdrain on a vanished pty
             raise self._lost(exc) from exc
 
     def read_exact(self, n: int, deadline: Deadline, cancel: CancelToken | None = None) -> bytes:
@@ -95,7 +95,7 @@ class SerialLink:
             deadline.check(cancel)
             try:
                 chunk = port.read(n - len(buf))
-            except (serial.SerialException, OSError) as exc:
+            except (serial.SerialException, OSError, termios.error) as exc:
                 raise self._lost(exc) from exc
             buf += chunk
         return bytes(buf)

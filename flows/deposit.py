@@ -25,7 +25,7 @@ from devices.cancel import CancelToken
 from devices.cpu_priority import background_thread_work
 from devices.document import RetakeRequired, ScannedPage, ScanOptions, scan_page
 from devices.document.worker import pages_pdf
-from devices.errors import DeviceCancelled, KioskError
+from devices.errors import DeviceCancelled, KioskError, Recovery
 from devices.face import FaceCheckConfig, FaceEngine, FaceError
 from devices.fingerprint import (
     BUFFER_1,
@@ -56,6 +56,9 @@ from locker.submissions import Identity, SubmissionStore
 log = logging.getLogger(__name__)
 
 SIZES = ("small", "medium", "large")
+# Back-off between reads of a failing ID card reader: 0.5 s, doubling, at most 4 s.
+CARD_BACKOFF_S = 0.5
+CARD_BACKOFF_MAX_S = 4.0
 # Audit marks around the receipt: written with the commit, and once the receipt is on screen.
 AUDIT_RECEIPT_OWED = "case.receipt_owed"
 AUDIT_RECEIPT_SHOWN = "case.receipt_shown"
@@ -199,6 +202,9 @@ class DepositFlow(FlowMachine):
         self.outliners: list[PageOutliner] = []  # the live outline loops started (the newest one runs)
         self.today = today
         self.run: _Run | None = None
+        self._card_failures = 0
+        self._card_fault: KioskError | None = None
+        self._card_retry_now = threading.Event()
         self.settlers: list[threading.Thread] = []  # cases finished after a cancel at an open door
         self.go_idle()
 
@@ -219,6 +225,7 @@ class DepositFlow(FlowMachine):
     def on_action(self, state: str, action: str, data: dict[str, Any]) -> None:
         handler = {
             IDLE: self._idle_action,
+            CARD: self._card_action,
             IDENTITY: self._identity_action,
             FACE_RETRY: self._face_retry_action,
             FINGER_RETRY: self._finger_retry_action,
@@ -236,13 +243,33 @@ class DepositFlow(FlowMachine):
 
     # -- ID card -----------------------------------------------------------------------------------
     def _enter_card(self) -> None:
-        self.enter(CARD, Screen.CARD_PROMPT, "card.place", busy=True)
-        self.run_blocking(
-            "read card",
-            lambda cancel: self.reader.wait_for_card(None, cancel),
-            self._card_read,
-            self._card_failed,
-        )
+        gen = self.enter(CARD, Screen.CARD_PROMPT, "card.place", busy=True)
+        self._card_failures = 0
+        self._card_fault: KioskError | None = None
+        self._read_card(gen, 0.0)
+
+    def _read_card(self, gen: int, delay: float) -> None:
+        """One wait for a card, after ``delay`` s (the back-off after a failing reader).
+
+        Retries stay inside the one CARD step (``update``, not ``enter``), so the step's time-out
+        keeps running from when the resident was first asked for the card. "Try again" cuts the
+        back-off short (``_card_retry_now``).
+        """
+        retry_now = self._card_retry_now = threading.Event()
+
+        def wait(cancel: CancelToken) -> CardRead:
+            end = time.monotonic() + delay
+            while time.monotonic() < end and not retry_now.is_set():
+                if cancel.wait(min(0.05, max(0.0, end - time.monotonic()))):
+                    raise DeviceCancelled("card read cancelled during the back-off", device=self.reader.name)
+            return self.reader.wait_for_card(None, cancel)
+
+        self.run_blocking("read card", wait, self._card_read, lambda exc: self._card_failed(gen, exc))
+
+    def _card_action(self, action: str, data: dict[str, Any]) -> None:
+        if action == "retry":  # "try again": read now instead of after the back-off
+            self._card_retry_now.set()
+            self.update(self._gen, message="card.place", actions=("cancel",), busy=True)
 
     def _card_read(self, read: CardRead) -> None:
         run = self._run()
@@ -258,14 +285,30 @@ class DepositFlow(FlowMachine):
         crashpoints.reached("deposit.card_read")
         self._enter_identity()
 
-    def _card_failed(self, exc: KioskError) -> None:
+    def _card_failed(self, gen: int, exc: KioskError) -> None:
         if isinstance(exc, DeviceCancelled):
             return
-        log.warning("deposit: card read failed: %s", exc)
-        self.enter(CARD, Screen.CARD_PROMPT, exc.code, busy=True)  # ask again: lift and place
-        self.run_blocking(
-            "read card", lambda cancel: self.reader.wait_for_card(None, cancel), self._card_read, self._card_failed
+        self._card_failures += 1
+        if exc.recovery is Recovery.USER:  # a bad read of a card that is there: lift and place again
+            log.warning("deposit: card read failed: %s", exc)
+            self._card_fault = None
+            self.update(gen, message=exc.code, actions=("cancel",), busy=True)
+            self._read_card(gen, 0.0)
+            return
+        # The reader itself failed (unplugged, silent): back off, offer "try again", and let the
+        # step's time-out end the session if it does not come back; the supervisor reopens it.
+        delay = min(CARD_BACKOFF_MAX_S, CARD_BACKOFF_S * 2 ** min(self._card_failures - 1, 8))
+        if self._card_fault is None or self._card_fault.code != exc.code:
+            log.warning("deposit: ID card reader failed: %s (retrying every %.1f s at most)", exc, delay)
+        self._card_fault = exc
+        self.update(
+            gen,
+            message=exc.code,
+            params={"device": exc.device or "idcard", "retry_in": delay},
+            actions=("retry", "cancel"),
+            busy=False,
         )
+        self._read_card(gen, delay)
 
     # -- "is this you?" ----------------------------------------------------------------------------
     def _enter_identity(self) -> None:
@@ -833,6 +876,8 @@ class DepositFlow(FlowMachine):
             self.end("committed")
         elif state == DOOR:
             self._leave_at_open_door("timeout")
+        elif state == CARD and self._card_fault is not None:  # the reader never came back
+            self.end("error", "flow.out_of_service", params={"device": self._card_fault.device or "idcard"})
         elif state == CARD:
             self.end("timeout")
         else:

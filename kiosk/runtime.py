@@ -727,8 +727,9 @@ class KioskRuntime:
                 if slot.mirror:
                     continue  # their CardWatchers reconnect by themselves
                 if not slot.healthy:
-                    if idle or slot.name not in ("idcard", "fingerprint"):
-                        slot.connect()
+                    # also during a session: a reader plugged back in mid-deposit is picked up
+                    # (its exchanges are serialised by the port's lock; a lost port fails fast)
+                    slot.connect()
                 elif idle:
                     slot.health_check()
 
