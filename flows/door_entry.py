@@ -4,86 +4,28 @@ The door reader is PC/SC (a ``CardWatcher`` calls ``card_tapped(uid)``); what id
 its UID/serial, never personal data, and the audit log keeps it masked. The room is a 24-hour
 self-service room, but only *after hours* does the door need the reader: during office hours the
 centre itself is open, so a tap then is logged and refused ("come in through the centre").
-A deny-list (lost or abused cards) is checked first.
+A deny-list (lost or abused cards) is checked first. What "after hours" means — weekdays, public
+holidays, make-up working days, local closures — lives in ``flows.door_schedule``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-import re
 import threading
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
 from devices.errors import DeviceError
 from devices.privacy import mask_uid
 from devices.relay import DoorRelay
+from flows.door_schedule import AfterHoursSchedule, DoorScheduleError  # noqa: F401 - re-exported: callers import them here
 from flows.errors import FlowError
 from locker.audit import AuditLog
 from locker.staff import normalise_badge
 
 log = logging.getLogger(__name__)
-
-_DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-_RULE = re.compile(
-    r"^(?P<d1>[a-z]{3})(?:-(?P<d2>[a-z]{3}))?\s+(?P<h1>\d{1,2}):(?P<m1>\d{2})-(?P<h2>\d{1,2}):(?P<m2>\d{2})$"
-)
-
-
-class DoorScheduleError(FlowError):
-    code = "door.schedule_invalid"
-
-
-@dataclass(frozen=True)
-class _Window:
-    days: frozenset[int]  # weekday() numbers the window *starts* on
-    start: int  # minutes after midnight
-    end: int  # may be ≤ start: the window runs past midnight into the next day
-
-
-class AfterHoursSchedule:
-    """When the door reader may open the door, e.g. ``["mon-fri 17:30-08:30", "sat-sun 00:00-24:00"]``.
-
-    A window whose end is before its start runs over midnight (Friday 17:30 → Saturday 08:30).
-    """
-
-    def __init__(self, rules: Iterable[str]) -> None:
-        self.rules = tuple(rules)
-        self.windows = tuple(self._parse(r) for r in self.rules)
-
-    @staticmethod
-    def _parse(rule: str) -> _Window:
-        m = _RULE.match(rule.strip().lower())
-        if not m:
-            raise DoorScheduleError(f"door schedule rule {rule!r} is not like 'mon-fri 17:30-08:30'")
-        try:
-            d1 = _DAYS.index(m["d1"])
-            d2 = _DAYS.index(m["d2"] or m["d1"])
-        except ValueError:
-            raise DoorScheduleError(f"door schedule rule {rule!r}: days are mon..sun") from None
-        days = frozenset(range(d1, d2 + 1)) if d1 <= d2 else frozenset([*range(d1, 7), *range(0, d2 + 1)])
-        h1, m1, h2, m2 = int(m["h1"]), int(m["m1"]), int(m["h2"]), int(m["m2"])
-        if h1 > 24 or h2 > 24 or m1 > 59 or m2 > 59 or (h1 == 24 and m1) or (h2 == 24 and m2):
-            raise DoorScheduleError(f"door schedule rule {rule!r}: bad time")
-        return _Window(days, h1 * 60 + m1, h2 * 60 + m2)
-
-    def allows(self, when: dt.datetime) -> bool:
-        minute = when.hour * 60 + when.minute
-        today, yesterday = when.weekday(), (when.weekday() - 1) % 7
-        for w in self.windows:
-            if w.end > w.start:
-                if today in w.days and w.start <= minute < w.end:
-                    return True
-            else:  # over midnight (or the whole day when start == end == 0 and end is 24:00 written as 0)
-                if today in w.days and minute >= w.start:
-                    return True
-                if yesterday in w.days and minute < w.end:
-                    return True
-        return False
-
 
 class DoorDecision(StrEnum):
     OPENED = "opened"

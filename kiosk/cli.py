@@ -15,6 +15,7 @@ import threading
 from typing import Any
 
 from devices.errors import KioskError
+from kiosk import __version__
 from kiosk.config import ALL_DEVICES, KioskConfig, load_config
 from kiosk.logsetup import setup_logging
 
@@ -311,7 +312,9 @@ def cmd_key(cfg: KioskConfig, args: argparse.Namespace) -> int:
 def cmd_app(cfg: KioskConfig, args: argparse.Namespace) -> int:
     """The touchscreen app (full screen unless --windowed)."""
     from kiosk.app import run_app
+    from kiosk.release import log_start
 
+    log_start("app")
     return run_app(cfg, fullscreen=not args.windowed, orientation=args.orientation, demo=args.demo)
 
 
@@ -340,6 +343,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", help="configuration file (default: $KIOSK_CONFIG, /etc/kiosk/kiosk.toml, "
                    "else the simulator configuration in the source tree)")
     p.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    p.add_argument("--version", action="version", version=f"kiosk {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
 
     dev = sub.add_parser("devices", help="device checks").add_subparsers(dest="devices_command", required=True)

@@ -185,6 +185,8 @@ class FlowsConfig:
 class DoorEntryConfig:
     schedule: tuple[str, ...]  # when the door reader may open the door ("mon-fri 17:30-08:30")
     deny_file: Path  # one card UID per line
+    closures: tuple[str, ...] = ()  # local closures: the door works all day ("2026-12-24", "2027-01-04..2027-01-05")
+    workdays: tuple[str, ...] = ()  # make-up working days the holiday calendar does not know yet
 
 
 @dataclass(frozen=True)
@@ -578,13 +580,27 @@ def _flows(r: _Reader, t: dict[str, Any], base: Path, state_dir: Path) -> FlowsC
 
 
 def _door_entry(r: _Reader, t: dict[str, Any], state_dir: Path) -> DoorEntryConfig:
-    r.unknown_keys(t, "door_entry", {"schedule", "deny_file"})
-    schedule = r.get(t, "schedule", "door_entry", list, ["mon-fri 17:30-08:30", "sat-sun 00:00-24:00"])
+    r.unknown_keys(t, "door_entry", {"schedule", "deny_file", "closures", "workdays"})
+    schedule = r.get(t, "schedule", "door_entry", list, ["mon-fri 17:30-08:30", "sat-sun 00:00-24:00",
+                                                          "mon 00:00-08:30"])
     r.check(all(isinstance(x, str) for x in schedule), "door_entry.schedule: a list of rules like "
             "\"mon-fri 17:30-08:30\"")
     deny = r.get(t, "deny_file", "door_entry", str, "door-deny.txt")
     deny_path = Path(deny) if Path(deny).is_absolute() else state_dir / deny
-    return DoorEntryConfig(tuple(str(x) for x in schedule), deny_path)
+    dates = {}
+    for key in ("closures", "workdays"):
+        items = r.get(t, key, "door_entry", list, [])
+        r.check(all(isinstance(x, str) for x in items), f"door_entry.{key}: a list of dates like \"2026-12-24\" "
+                "or ranges like \"2027-01-04..2027-01-05\"")
+        dates[key] = tuple(str(x) for x in items)
+    from flows.door_schedule import AfterHoursSchedule, DoorScheduleError
+
+    if all(isinstance(x, str) for x in schedule):
+        try:  # the rules and dates are checked here, so `kiosk config check` names a bad one
+            AfterHoursSchedule(schedule, **dates)
+        except DoorScheduleError as exc:
+            r.check(False, str(exc))
+    return DoorEntryConfig(tuple(str(x) for x in schedule), deny_path, **dates)
 
 
 def _ui(r: _Reader, t: dict[str, Any]) -> UiConfig:

@@ -36,7 +36,7 @@ DEMO_PIN = "123456"
 DEMO_STAFF_NAME = "演示工作人员 Demo staff"
 SIMULATOR_MARK = ".simulator-state"
 RESIDENT_DEVICES = ("idcard", "face_camera", "fingerprint", "document_camera", "locker")
-DEFAULT_SCHEDULE = ("mon-fri 17:30-08:30", "sat-sun 00:00-24:00")
+DEFAULT_SCHEDULE = ("mon-fri 17:30-08:30", "sat-sun 00:00-24:00", "mon 00:00-08:30")
 
 
 def _setting(section: Any, name: str, default: Any) -> Any:
@@ -291,6 +291,7 @@ class KioskRuntime:
         self.document_worker: Any = None
         self.staff_accounts: Any = None
         self.door_entry: Any = None
+        self.schedule: Any = None  # flows.door_schedule.AfterHoursSchedule, built at start
         self.host: Any = None
         self.deposit: Any = None
         self.results: Any = None
@@ -448,6 +449,7 @@ class KioskRuntime:
         )
         self.host.start()
         self._closers.append(self.host.stop)
+        self._show_staffed_hours()
         self._start_badge_readers()
         self._supervisor = threading.Thread(target=self._supervise, name="device-supervisor", daemon=True)
         self._supervisor.start()
@@ -654,6 +656,23 @@ class KioskRuntime:
         self.face_worker.ensure_running()
         return self.face_worker.open_session(photo, config)
 
+    def _show_staffed_hours(self) -> None:
+        """The door schedule (public holidays, 调休, local closures) and, on the idle screen, when staff are back."""
+        import datetime as dt
+
+        from flows.door_schedule import AfterHoursSchedule
+
+        door_cfg = getattr(self.cfg, "door_entry", None)
+        self.schedule = AfterHoursSchedule(_setting(door_cfg, "schedule", DEFAULT_SCHEDULE),
+                                           closures=_setting(door_cfg, "closures", ()),
+                                           workdays=_setting(door_cfg, "workdays", ()))
+        now = dt.datetime.now()
+        problem = self.schedule.coverage_problem(now.date())
+        if problem:
+            log.warning("door schedule: %s", problem)
+        periods = self.schedule.after_hours_periods(now)
+        self.host.idle_view.params["after_hours"] = [(a.isoformat(), b.isoformat()) for a, b in periods]
+
     def _start_badge_readers(self) -> None:
         from devices.pcsc import CardWatcher
 
@@ -663,10 +682,10 @@ class KioskRuntime:
         door_reader = self.drivers.get("door_reader")
         relay = self.drivers.get("door_relay")
         if door_reader is not None and relay is not None:
-            from flows.door_entry import AfterHoursSchedule, DoorEntry, load_deny_list
+            from flows.door_entry import DoorEntry, load_deny_list
 
             door_cfg = getattr(self.cfg, "door_entry", None)
-            schedule = AfterHoursSchedule(_setting(door_cfg, "schedule", DEFAULT_SCHEDULE))
+            schedule = self.schedule
             deny_file = _setting(door_cfg, "deny_file", None)
             relay_cfg = self.cfg.devices["door_relay"]
             self.door_entry = DoorEntry(
