@@ -288,8 +288,8 @@ def cmd_key(cfg: KioskConfig, args: argparse.Namespace) -> int:
             print(f"data in {db_path}: key id {row['key_id'] if row else 'not recorded yet'}")
         return 0
     if source.credential:
-        print("kiosk key rotate: the key is a systemd credential; rotate with a key file, then re-seal it "
-              "(scripts/install.sh --seal-key)", file=sys.stderr)
+        print(f"kiosk key rotate: the key is a {source.describe()}; rotating a sealed key is not supported yet "
+              f"(it needs the new key sealed the same way)", file=sys.stderr)
         return 2
     if not db_path.exists():
         print(f"no database yet at {db_path}: nothing to rotate")

@@ -40,19 +40,50 @@ def check_disk(cfg: KioskConfig) -> Finding:
 
 
 def check_key_file(cfg: KioskConfig) -> Finding:
-    p = cfg.store.key_file
-    if not p.exists():
-        if cfg.store.create_key and not (cfg.store.data_dir / DB_NAME).exists():
-            return Finding("key file", True, f"{p} will be created at first start")
-        return Finding("key file", False, f"{p} is missing but data exists",
-                       "restore the key file from its backup; without it the stored personal data is unreadable")
-    mode = stat.S_IMODE(p.stat().st_mode)
-    if mode & 0o077:
-        return Finding("key file", False, f"{p} has mode {mode:04o}", f"chmod 600 {p}")
-    size = p.stat().st_size
-    if size != 32:
-        return Finding("key file", False, f"{p} holds {size} bytes, expected 32", "restore it from the backup")
-    return Finding("key file", True, f"{p} mode {mode:04o}")
+    from locker import keys
+
+    source = keys.key_source(cfg.store.key_file)
+    p = source.path
+    what = "key file" if source.kind == "file" else "data key"
+    if source.kind == "file":
+        if not p.exists():
+            if cfg.store.create_key and not (cfg.store.data_dir / DB_NAME).exists():
+                return Finding("key file", True, f"{p} will be created at first start")
+            return Finding("key file", False, f"{p} is missing but data exists",
+                           "restore the key file from its backup; without it the stored personal data is unreadable")
+        mode = stat.S_IMODE(p.stat().st_mode)
+        if mode & 0o077:
+            return Finding("key file", False, f"{p} has mode {mode:04o}", f"chmod 600 {p}")
+        size = p.stat().st_size
+        if size != 32:
+            return Finding("key file", False, f"{p} holds {size} bytes, expected 32", "restore it from the backup")
+    # The key must be THE key of this data: a wrong one of the right length used to pass here.
+    try:
+        have = keys.key_id(keys.read_key(source))
+    except KioskError as exc:
+        return Finding(what, False, exc.message, "restore the key from its backup")
+    recorded = _recorded_key_id(cfg)
+    if recorded is not None and recorded != have:
+        return Finding(what, False, f"{source.describe()} has key id {have}, the data was encrypted with {recorded}",
+                       f"restore the backup of key id {recorded}; the kiosk refuses to start until then")
+    where = f"mode {stat.S_IMODE(p.stat().st_mode):04o}, " if source.kind == "file" else ""
+    return Finding(what, True, f"{source.describe()}: {where}key id {have}"
+                   + (" (matches the data)" if recorded else ""))
+
+
+def _recorded_key_id(cfg: KioskConfig) -> str | None:
+    path = cfg.store.data_dir / DB_NAME
+    if not path.exists():
+        return None
+    try:
+        con = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
+        try:
+            row = con.execute("SELECT key_id FROM key_meta WHERE id = 1").fetchone()
+        finally:
+            con.close()
+    except sqlite3.Error:  # no key_meta yet (a release before key ids): the start records it
+        return None
+    return None if row is None else str(row[0])
 
 
 def check_database(cfg: KioskConfig) -> list[Finding]:

@@ -77,27 +77,65 @@ def credential_path() -> Path | None:
     return path if path.exists() else None
 
 
+def sealed_path() -> Path | None:
+    """The sealed credential itself (``/etc/credstore.encrypted``), for commands run from a root shell."""
+    directory = Path(os.environ.get("KIOSK_CREDSTORE", "/etc/credstore.encrypted"))
+    path = directory / CREDENTIAL_NAME
+    return path if path.exists() else None
+
+
 @dataclass(frozen=True)
 class KeySource:
     path: Path
-    credential: bool  # True: systemd credential (read-only, never created or rotated here)
+    kind: str  # "file", "credential" (systemd decrypted it for us) or "sealed" (we ask systemd-creds)
+
+    @property
+    def credential(self) -> bool:
+        """True for a systemd credential: read-only, never created or rotated here."""
+        return self.kind != "file"
 
     def describe(self) -> str:
-        return f"systemd credential {CREDENTIAL_NAME}" if self.credential else f"key file {self.path}"
+        if self.kind == "credential":
+            return f"systemd credential {CREDENTIAL_NAME}"
+        if self.kind == "sealed":
+            return f"sealed credential {self.path}"
+        return f"key file {self.path}"
 
 
 def key_source(key_file: str | Path) -> KeySource:
+    """Where the key comes from: the service's credential, else the sealed one, else the key file."""
     cred = credential_path()
-    return KeySource(cred, True) if cred is not None else KeySource(Path(key_file), False)
+    if cred is not None:
+        return KeySource(cred, "credential")
+    sealed = sealed_path()
+    if sealed is not None:
+        return KeySource(sealed, "sealed")
+    return KeySource(Path(key_file), "file")
 
 
 def read_key(source: KeySource) -> bytes:
-    if not source.credential:
+    if source.kind == "file":
         return load_key_file(source.path)
-    try:
-        key = source.path.read_bytes()
-    except OSError as exc:
-        raise KeyFileError(f"cannot read the {source.describe()}: {exc.strerror}") from exc
+    if source.kind == "sealed":
+        import subprocess
+
+        try:
+            proc = subprocess.run(
+                ["systemd-creds", "decrypt", f"--name={CREDENTIAL_NAME}", "--newline=no", str(source.path), "-"],
+                capture_output=True,
+                timeout=60,
+            )
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise KeyFileError(f"cannot unseal the {source.describe()}: {exc}") from exc
+        if proc.returncode != 0:
+            why = proc.stderr.decode(errors="replace").strip().splitlines()[-1:] or ["no reason given"]
+            raise KeyFileError(f"cannot unseal the {source.describe()} (run as root on this PC?): {why[0]}")
+        key = proc.stdout
+    else:
+        try:
+            key = source.path.read_bytes()
+        except OSError as exc:
+            raise KeyFileError(f"cannot read the {source.describe()}: {exc.strerror}") from exc
     if len(key) != KEY_BYTES:
         raise KeyFileError(f"the {source.describe()} holds {len(key)} bytes, expected {KEY_BYTES}; it is damaged")
     return key

@@ -33,6 +33,23 @@ put() {  # put SRC DEST MODE: copy a file only when it differs, so re-runs chang
   say "wrote $2"
 }
 
+seal_data_key() {  # the data key as a systemd credential, TPM-sealed where there is one: off the data disk
+  local cred=/etc/credstore.encrypted/kiosk-data-key old=/var/lib/kiosk/keys/kiosk.key with=host
+  local backup=/root/kiosk-data-key.backup
+  if ! real; then say "staging: the data key is sealed with systemd-creds when installing on the kiosk PC"; return 0; fi
+  if [[ -f $cred ]]; then say "kept the sealed data key $cred"; return 0; fi
+  [[ -e /dev/tpmrm0 ]] && with=tpm2
+  install -d -m 700 /etc/credstore.encrypted
+  ( umask 077; if [[ -f $old ]]; then cp "$old" "$backup"; else head -c 32 /dev/urandom >"$backup"; fi )
+  chmod 400 "$backup"
+  systemd-creds encrypt --name=kiosk-data-key --with-key="$with" "$backup" "$cred"
+  chmod 600 "$cred"
+  say "sealed the data key into $cred (--with-key=$with); copy $backup to offline storage, then delete it:"
+  say "  it is the only way to read the cases on a replacement PC"
+  [[ -f $old ]] && say "the key file $old is no longer used; delete it once that backup is safe"
+  return 0
+}
+
 do_install() {
   if real; then
     [[ $(id -u) -eq 0 ]] || { echo "install: run as root (or give DESTDIR=… to stage)"; exit 1; }
@@ -106,6 +123,7 @@ do_install() {
     chown root:kiosk /etc/kiosk/kiosk.toml
     chown kiosk:kiosk /var/lib/kiosk
   fi
+  seal_data_key
 
   if have_systemd; then
     systemctl daemon-reload
