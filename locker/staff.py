@@ -292,6 +292,8 @@ class StaffAccounts:
                 raise BadgeLocked(row["locked_until"])
             expired = row["locked_until"] is not None  # a lock-out that has run out starts a fresh count
             tries = (0 if expired else int(row["failed_tries"])) + 1
+            if tries > MAX_TRIES:  # all tries of this round are taken (checks still running elsewhere)
+                raise BadgeLocked(now + LOCK_STEPS[0])
             conn.execute("UPDATE staff SET failed_tries = ?, locked_until = NULL WHERE badge_uid = ?", (tries, badge))
         ok = hmac.compare_digest(_kdf(pin, row["pin_salt"], row["pin_kdf"].removesuffix(PEPPER_SUFFIX)),
                                  self._digest_of(row))
