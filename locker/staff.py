@@ -42,6 +42,7 @@ LOCK_STEPS = (300.0, 1800.0)
 LOCK_S = LOCK_STEPS[0]
 LOCKED_UNTIL_UNLOCKED = 1e15  # "until an administrator unlocks it" (a time no clock reaches)
 PEPPER_SUFFIX = "+aead"
+PIN_MIN_DIGITS, PIN_MAX_DIGITS = 6, 12
 # scrypt cost: n=2^14, r=8 → 16 MiB and ~50 ms on the kiosk PC; stored per row so it can grow.
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
 
@@ -120,8 +121,8 @@ def _kdf(pin: str, salt: bytes, spec: str) -> bytes:
 
 
 def _check_pin(pin: str) -> None:
-    if not (pin.isdigit() and pin.isascii() and 6 <= len(pin) <= 12):
-        raise BadPin("a staff PIN must be 6 to 12 digits")
+    if not (pin.isdigit() and pin.isascii() and PIN_MIN_DIGITS <= len(pin) <= PIN_MAX_DIGITS):
+        raise BadPin(f"a staff PIN must be {PIN_MIN_DIGITS} to {PIN_MAX_DIGITS} digits")
 
 
 def normalise_badge(badge_uid: str) -> str:
