@@ -43,6 +43,7 @@ def page_png(data: bytes, content_type: str, page_index: int, zoom: int) -> byte
     else:
         image = Image.open(io.BytesIO(data))
         image.load()
+    if image.width != width:  # PDFium rounds the scaled size; the page must be exactly as wide as asked
         image = image.resize((width, max(1, round(image.height * width / image.width))))
     out = io.BytesIO()
     image.convert("RGB").save(out, "PNG", optimize=False, compress_level=3)
