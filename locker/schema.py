@@ -3,8 +3,13 @@
 Migration N (1-based) is ``MIGRATIONS[N - 1]``: a tuple of statements applied in ONE transaction
 together with ``PRAGMA user_version = N`` (user_version is transactional in SQLite), so a crash
 leaves the file at N-1 or N, never in between. Append new migrations; never edit a released one.
-A file whose user_version is higher than ``len(MIGRATIONS)`` came from a newer release and is
-refused: an older program writing into it could corrupt columns it does not know about.
+A file whose user_version is higher than ``len(MIGRATIONS)`` came from a newer release. Most
+migrations only add (tables, nullable columns, indexes), which older code ignores, so an older
+release keeps using such a file: that is what makes ``kiosk rollback`` after an update possible.
+A migration an older program could corrupt or misread goes in ``BREAKING`` with the release-notes
+line that says so; the file records (table ``schema_compat``) the lowest schema a program must know
+to open it, and the note, so an older release refuses it with that message, and so does the
+rollback. A newer file without that record (written before it existed) is refused.
 """
 
 from __future__ import annotations
@@ -180,19 +185,47 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
 
 LATEST = len(MIGRATIONS)
 
+#: Migrations after which an older program must not open the file: version → release-notes line,
+#: e.g. {5: "0.4.0 rewrites case states; going back to 0.3 needs the backup taken by make install"}.
+BREAKING: dict[int, str] = {}
+
+_COMPAT_TABLE = (
+    "CREATE TABLE IF NOT EXISTS schema_compat (id INTEGER PRIMARY KEY CHECK (id = 1), "
+    "floor INTEGER NOT NULL, note TEXT NOT NULL DEFAULT '')"
+)
+
 
 def user_version(conn: sqlite3.Connection) -> int:
     return int(conn.execute("PRAGMA user_version").fetchone()[0])
 
 
-def migrate(conn: sqlite3.Connection, path: str, migrations: tuple[tuple[str, ...], ...] = MIGRATIONS) -> int:
-    """Bring an autocommit connection up to the latest version; return the version reached."""
+def compat_floor(conn: sqlite3.Connection) -> tuple[int, str] | None:
+    """(lowest schema a program must know to open this file, release note), or None if unrecorded."""
+    try:
+        row = conn.execute("SELECT floor, note FROM schema_compat WHERE id = 1").fetchone()
+    except sqlite3.OperationalError:  # no such table: written before compatibility was recorded
+        return None
+    return None if row is None else (int(row[0]), str(row[1]))
+
+
+def migrate(conn: sqlite3.Connection, path: str, migrations: tuple[tuple[str, ...], ...] = MIGRATIONS,
+            breaking: dict[int, str] | None = None) -> int:
+    """Bring an autocommit connection up to the latest version; return the version reached.
+
+    A file from a newer release is left as it is and used when its recorded floor says this
+    program may (see the module doc); otherwise it is refused before anything is written.
+    """
+    breaking = BREAKING if breaking is None else breaking
     latest = len(migrations)
     current = user_version(conn)
     if current > latest:
+        floor = compat_floor(conn)
+        if floor is not None and floor[0] <= latest:
+            return current
+        why = f" ({floor[1]})" if floor and floor[1] else ""
         raise SchemaTooNew(
             f"database {path} has schema version {current} but this program knows only up to "
-            f"{latest}; it was written by a newer release — install that release (or restore a "
+            f"{latest}; it was written by a newer release{why} — install that release (or restore a "
             f"backup made by this one); the file was not changed"
         )
     for version in range(current + 1, latest + 1):
@@ -203,6 +236,12 @@ def migrate(conn: sqlite3.Connection, path: str, migrations: tuple[tuple[str, ..
                 continue
             for statement in migrations[version - 1]:
                 conn.execute(statement)
+            conn.execute(_COMPAT_TABLE)
+            if version in breaking:
+                conn.execute("INSERT OR REPLACE INTO schema_compat (id, floor, note) VALUES (1, ?, ?)",
+                             (version, breaking[version]))
+            else:
+                conn.execute("INSERT OR IGNORE INTO schema_compat (id, floor, note) VALUES (1, 0, '')")
             conn.execute(f"PRAGMA user_version = {version:d}")
             conn.execute("COMMIT")
         except sqlite3.Error as exc:

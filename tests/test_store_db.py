@@ -29,16 +29,18 @@ def test_empty_file_is_migrated_to_latest_with_wal_and_foreign_keys(tmp_path: Pa
 
 
 def test_newer_schema_is_refused_and_left_untouched(tmp_path: Path) -> None:
+    """A newer release's breaking migration: the file says so, and this release refuses it with the note."""
     path = tmp_path / "kiosk.sqlite3"
     Database(path).close()
     raw = sqlite3.connect(path)
     raw.execute(f"PRAGMA user_version = {schema.LATEST + 1}")
+    raw.execute("UPDATE schema_compat SET floor = ?, note = 'case states rewritten in 9.0'", (schema.LATEST + 1,))
     raw.commit()
     raw.close()
     with pytest.raises(SchemaTooNew) as err:
         Database(path)
     assert f"schema version {schema.LATEST + 1}" in str(err.value)
-    assert "newer release" in str(err.value)
+    assert "newer release" in str(err.value) and "case states rewritten in 9.0" in str(err.value)
     raw = sqlite3.connect(path)
     assert raw.execute("PRAGMA user_version").fetchone()[0] == schema.LATEST + 1
     raw.close()
@@ -51,7 +53,7 @@ def test_failed_migration_rolls_back_to_previous_version(tmp_path: Path) -> None
         schema.migrate(conn, "m", migrations)
     assert schema.user_version(conn) == 1
     names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
-    assert names == {"a"}  # b was created inside the failed transaction and rolled back
+    assert names == {"a", "schema_compat"}  # b was created inside the failed transaction and rolled back
     conn.close()
 
 
@@ -88,3 +90,22 @@ def test_newer_schema_refusal_does_not_even_switch_the_journal_mode(tmp_path: Pa
     raw = sqlite3.connect(path)
     assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
     raw.close()
+
+
+def test_a_newer_release_that_only_added_tables_is_still_opened_by_this_one(tmp_path: Path) -> None:
+    """What makes `kiosk rollback` work after an update: additive migrations keep the file usable."""
+    path = tmp_path / "kiosk.sqlite3"
+    conn = sqlite3.connect(path, isolation_level=None)
+    newer = (*schema.MIGRATIONS, ("CREATE TABLE added_later (x TEXT)",))
+    assert schema.migrate(conn, str(path), newer) == schema.LATEST + 1
+    conn.close()
+    with Database(path) as db:  # this release knows only up to LATEST
+        assert db.version == schema.LATEST + 1
+        db.execute("INSERT INTO outbox (kind, title, body, target, created_at, next_attempt_at)"
+                   " VALUES ('a', 't', 'b', 'x', 0, 0)")
+    conn = sqlite3.connect(path, isolation_level=None)
+    breaking = (*newer, ("ALTER TABLE cases RENAME TO cases_v2",))
+    assert schema.migrate(conn, str(path), breaking, {schema.LATEST + 2: "0.9 renames cases"}) == schema.LATEST + 2
+    conn.close()
+    with pytest.raises(SchemaTooNew, match="0.9 renames cases"):
+        Database(path)
