@@ -180,7 +180,12 @@ def cmd_config_check(cfg: KioskConfig, args: argparse.Namespace) -> int:
     print(f"{cfg.path}: valid")
     for name, dev in cfg.devices.items():
         where = "simulated" if dev.simulated else "hardware"
-        print(f"  {name:<16} {'enabled' if dev.enabled else 'disabled':<9} {where}")
+        line = f"  {name:<16} {'enabled' if dev.enabled else 'disabled':<9} {where}"
+        if getattr(dev, "reader", None) == "":
+            line += ("  — no reader named: hardware mode never uses vsmartcard's virtual readers (any host on "
+                     "the network could present a card to them); set reader = a part of the PC/SC name "
+                     "(`pcsc_scan` shows it)")
+        print(line)
     bo = cfg.backoffice
     print(f"  back office      {'enabled' if bo.enabled else 'disabled':<9} {bo.url or '(no url)'}"
           + (f", CA {bo.ca_file}" if bo.ca_file else ""))
@@ -338,6 +343,31 @@ def cmd_doctor(cfg: KioskConfig, args: argparse.Namespace) -> int:
     return 0 if all(f.ok for f in findings) else 1
 
 
+def cmd_release(cfg: KioskConfig, args: argparse.Namespace) -> int:
+    """Self-check of this release (make install runs it before switching) and its confirmation."""
+    from kiosk import releases
+    from kiosk.release import selfcheck
+
+    if args.release_command == "status":
+        return releases.main(["--root", args.root, "status"])
+    before = args.release_command == "selfcheck"
+    problems = selfcheck(cfg, root=args.root, copy=before, imports=not args.no_imports)
+    for problem in problems:
+        print(f"FAIL {problem}")
+    if problems:
+        print(f"kiosk {__version__}: self-check failed", file=sys.stderr)
+        return 1
+    print(f"kiosk {__version__}: self-check passed")
+    return 0 if before else releases.main(["--root", args.root, "confirm"])
+
+
+def cmd_rollback(cfg: KioskConfig, args: argparse.Namespace) -> int:
+    """Back to the previous release (refused when the database is past what it can open)."""
+    from kiosk import releases
+
+    return releases.main(["--root", args.root, "rollback"])
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="kiosk", description="24-hour self-service kiosk controller")
     p.add_argument("--config", help="configuration file (default: $KIOSK_CONFIG, /etc/kiosk/kiosk.toml, "
@@ -412,6 +442,19 @@ def build_parser() -> argparse.ArgumentParser:
     enr.add_argument("--force", action="store_true", help="replace an existing credential")
     enr.add_argument("--if-needed", action="store_true", help="keep a credential the back office still accepts")
     enr.set_defaults(func=cmd_enrol)
+
+    rel = sub.add_parser("release", help="installed releases: self-check, confirm, status"
+                         ).add_subparsers(dest="release_command", required=True)
+    for name, text in (("selfcheck", "check this release on a copy of the database (before a switch)"),
+                       ("confirm", "check the running release and mark it healthy (after a switch)"),
+                       ("status", "current, previous and pending release")):
+        r = rel.add_parser(name, help=text)
+        r.add_argument("--root", default="", help="staging root (DESTDIR)")
+        r.add_argument("--no-imports", action="store_true", help="skip the import check (installs without deps)")
+        r.set_defaults(func=cmd_release)
+    rb = sub.add_parser("rollback", help="go back to the previous release and restart the kiosk")
+    rb.add_argument("--root", default="", help="staging root (DESTDIR)")
+    rb.set_defaults(func=cmd_rollback)
 
     cfgp = sub.add_parser("config", help="configuration").add_subparsers(dest="config_command", required=True)
     cfgp.add_parser("check", help="validate the configuration file").set_defaults(func=cmd_config_check)

@@ -361,10 +361,13 @@ def parse_config(data: dict[str, Any], path: Path) -> KioskConfig:
         t = devs.get(name, {})
         where = f"devices.{name}"
         r.unknown_keys(t, where, _COMMON | {"reader"})
-        reader = r.get(t, "reader", where, str, default_reader)
-        r.check(bool(reader), f"{where}.reader: empty; give a part of the reader's PC/SC name")
-        devices[name] = PcscConfig(name=name, enabled=r.get(t, "enabled", where, bool, True),
-                                   simulated=r.get(t, "simulated", where, bool, sim.enabled), reader=reader)
+        simulated = r.get(t, "simulated", where, bool, sim.enabled)
+        enabled = r.get(t, "enabled", where, bool, True)
+        # vsmartcard's virtual readers listen on the network (any host could present a badge or a
+        # door card): only simulator mode may fall back to them.
+        # With none named in hardware mode the reader stays off, and `kiosk config check` says why.
+        reader = r.get(t, "reader", where, str, default_reader if simulated else "")
+        devices[name] = PcscConfig(name=name, enabled=enabled and bool(reader), simulated=simulated, reader=reader)
 
     t = devs.get("printer", {})
     where = "devices.printer"

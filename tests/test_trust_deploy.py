@@ -106,3 +106,20 @@ def test_a_root_shell_command_unseals_the_credential_itself(tmp_path: Path) -> N
             os.environ.pop("KIOSK_CREDSTORE")
         else:
             os.environ["KIOSK_CREDSTORE"] = old
+
+
+def test_hardware_mode_never_defaults_to_the_virtual_card_readers(tmp_path: Path) -> None:
+    example = (ROOT / "config/kiosk.example.toml").read_text()
+    unnamed = re.sub(r'(\[devices\.(?:staff|door)_reader\]\n)reader = "[^"]*"[^\n]*\n', r"\1", example)
+    assert unnamed != example
+    cfg = tmp_path / "kiosk.toml"
+    cfg.write_text(unnamed.replace('state_dir = "/var/lib/kiosk"', f'state_dir = "{tmp_path / "state"}"'))
+    proc = subprocess.run([str(ROOT / ".venv/bin/python"), "-m", "kiosk.cli", "--config", str(cfg), "config", "check"],
+                          capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr
+    for name in ("staff_reader", "door_reader"):
+        line = next(ln for ln in proc.stdout.splitlines() if ln.split()[:1] == [name])
+        assert "disabled" in line and "no reader named" in line, proc.stdout
+    from kiosk.config import load_config
+
+    assert all(not d.enabled and d.reader == "" for n, d in load_config(cfg).devices.items() if n.endswith("_reader"))
