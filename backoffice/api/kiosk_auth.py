@@ -75,3 +75,5 @@ def read_body(request: HttpRequest, *, limit: int, what: str) -> bytes:
     except RequestDataTooBig as exc:
         raise contract.ContractError("contract.too_large", f"{what}: over the limit of {limit} bytes",
                                      status=413) from exc
+    except OSError as exc:  # the connection was cut mid-body: nothing of it is kept
+        raise contract.ContractError("http.incomplete_body", f"{what}: the body ended early ({exc})") from exc
