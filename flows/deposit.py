@@ -772,6 +772,19 @@ class DepositFlow(FlowMachine):
             self._abandon_draft(f"{run.leave_requested} before the door opened")
             self.end(run.leave_requested, "flow.cancelled")
             return
+        if exc.code == "lockers.board_silent":  # nothing was sent: give back, take one on a live board
+            log.warning("deposit: compartment %s is on a silent board: %s", run.compartment_id, exc)
+            if run.compartment_id is not None:
+                try:
+                    self.lockers.release(run.compartment_id, actor="kiosk")
+                except KioskError as err:
+                    log.warning("deposit: could not release %s: %s", run.compartment_id, err)
+            if run.door_attempts >= self.max_door_attempts:
+                self._abandon_draft("locker boards not answering")
+                self.end("error", "flow.out_of_service", params={"device": "locker"})
+                return
+            self._reserve_again(none_left="flow.out_of_service")
+            return
         if isinstance(exc, DoorJammed) or getattr(exc, "code", "") == "lockers.jammed":
             log.warning("deposit: compartment %s jammed: %s", run.compartment_id, exc)
             if run.door_attempts >= self.max_door_attempts:
@@ -787,7 +800,7 @@ class DepositFlow(FlowMachine):
         self._abandon_draft(f"door error {exc.code}")
         self.end("error", "flow.out_of_service", params={"device": exc.device or "locker"})
 
-    def _reserve_again(self) -> None:
+    def _reserve_again(self, none_left: str = "door.jammed_staff") -> None:
         from locker.compartments import CompartmentSize, NoCompartmentFree
 
         run = self._run()
@@ -801,8 +814,8 @@ class DepositFlow(FlowMachine):
             run.compartment_id, run.size = compartment.id, size
             self._enter_door()
             return
-        self._abandon_draft("no other compartment after a jam")
-        self.end("error", "door.jammed_staff")
+        self._abandon_draft("no other compartment after a jam or a silent board")
+        self.end("error", none_left, params={"device": "locker"})
 
     def _commit(self, run: _Run, *, flagged: str | None = None) -> None:
         assert run.case_code is not None and run.compartment_id is not None and run.service is not None

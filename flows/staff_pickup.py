@@ -348,8 +348,16 @@ class StaffPickupFlow(FlowMachine):
     def _show_compartments(self, message: str, *, selected: str | None = None, reason: str | None = None) -> None:
         open_now = {t.compartment_id for t in self.lockers.unfinished() if t.state.in_progress}
         held = self.lockers.held_by_cases() if hasattr(self.lockers, "held_by_cases") else {}
+        silent = self.lockers.silent_boards() if hasattr(self.lockers, "silent_boards") else set()
         tiles = [
-            {"id": c.id, "state": TILE_OPEN if c.id in open_now else self._tile_state(c, held)}
+            {
+                "id": c.id,
+                "state": TILE_OPEN
+                if c.id in open_now
+                else ("disabled" if c.board in silent else self._tile_state(c, held)),
+                "board_silent": c.board in silent,
+                "needs_staff": bool(getattr(c, "needs_staff", False)),
+            }
             for c in self.lockers.compartments()
         ]
         self.enter(

@@ -302,7 +302,10 @@ class KioskRuntime:
         self._supervisor: threading.Thread | None = None
         self._closers: list[Callable[[], None]] = []
         # What besides a device keeps residents away: a database that lost rows (see locker.integrity)
-        self.health: dict[str, StatusTracker] = {"store": StatusTracker("store", DeviceStatus.ONLINE)}
+        self.health: dict[str, StatusTracker] = {
+            "store": StatusTracker("store", DeviceStatus.ONLINE),
+            "compartments": StatusTracker("compartments", DeviceStatus.ONLINE),  # any usable door left?
+        }
         self.integrity: Any = None
 
     # -- reading -------------------------------------------------------------------------------
@@ -533,6 +536,7 @@ class KioskRuntime:
         bus = make_driver(cfg, "locker")
         self.drivers["locker"] = bus
         self.lockers = LockerService.from_config(self.store.db, bus, self.store.audit, self.outbox, cfg.lockers)
+        self.follow_lockers()
         self.slots["locker"] = DeviceSlot(
             "locker", self._open_lockers, driver_status=lambda: bus.status, probe=bus.probe, disconnect=bus.close
         )
@@ -600,7 +604,34 @@ class KioskRuntime:
             self.lockers_started = True
             log.info("locker reconcile: %s", report)
             self.recovery = recover_flows(self.lockers, self.store.submissions, self.outbox)
+            self._compartments_health()
         return detail
+
+    def follow_lockers(self) -> None:
+        """Recompute the ``compartments`` status at every locker event (board silent/back, out of order…)."""
+        self.lockers.subscribe(lambda _event: self._compartments_health())
+
+    def _compartments_health(self) -> None:
+        """Per board, answering or silent; out of service only when no usable compartment is left.
+
+        One dead board must not stop the kiosk while another board still has doors to give out
+        (the locker service allocates only on boards that answer); with none left, the app shows
+        out of service instead of sending a resident through a deposit with nowhere to put it.
+        """
+        if not self.lockers_started:
+            return
+        try:
+            boards = self.lockers.board_status()
+            usable = self.lockers.usable()
+        except KioskError as exc:
+            log.error("compartment status not known: %s", exc)
+            return
+        detail = ", ".join(f"board {b} {state}" for b, state in boards.items()) + f"; {len(usable)} usable"
+        tracker = self.health["compartments"]
+        if usable:
+            tracker.set(DeviceStatus.ONLINE, detail)
+        else:
+            tracker.set(DeviceStatus.HARDWARE_ERROR, "no usable compartment: " + detail)
 
     def _make_printer(self) -> Any:
         dev = self.cfg.devices.get("printer")

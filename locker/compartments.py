@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
@@ -101,6 +101,16 @@ class CompartmentNotAvailable(LockerServiceError):
     """The compartment is in a state that does not allow this (e.g. opening someone else's)."""
 
     code = "lockers.not_available"
+
+
+class BoardNotAnswering(CompartmentNotAvailable):
+    """The compartment's locker board does not answer (no power, cable): nothing was sent to it.
+
+    The resident is given a compartment on a board that answers instead.
+    """
+
+    recovery = Recovery.RETRY
+    code = "lockers.board_silent"
 
 
 class CompartmentBusy(LockerServiceError):
@@ -236,11 +246,17 @@ def held_by_cases(db: Database) -> dict[str, str]:
     }
 
 
-def free_counts(db: Database) -> dict[CompartmentSize, int]:
+def boards_sql(boards: Collection[int]) -> str:
+    """`` AND board NOT IN (…)`` for the boards that do not answer (ints only: safe to inline)."""
+    return f" AND board NOT IN ({', '.join(str(int(b)) for b in sorted(boards))})" if boards else ""
+
+
+def free_counts(db: Database, silent_boards: Collection[int] = ()) -> dict[CompartmentSize, int]:
+    """Free compartments per size that can be given out now (not on a board that is silent)."""
     counts = {s: 0 for s in CompartmentSize}
     for r in db.query(
         "SELECT size, COUNT(*) AS n FROM compartments WHERE state = 'free' AND retired = 0"
-        f" AND id NOT IN ({HELD_BY_CASE_SQL}) GROUP BY size"
+        f" AND id NOT IN ({HELD_BY_CASE_SQL}){boards_sql(silent_boards)} GROUP BY size"
     ):
         counts[CompartmentSize(r["size"])] = int(r["n"])
     return counts

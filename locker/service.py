@@ -45,6 +45,7 @@ from locker import compartments as comp
 from locker import transactions as txlog
 from locker.audit import AuditLog
 from locker.compartments import (
+    BoardNotAnswering,
     Compartment,
     CompartmentBusy,
     CompartmentNotAvailable,
@@ -244,8 +245,25 @@ class LockerService:
         return comp.load(self.db, compartment_id)
 
     def free_counts(self) -> dict[CompartmentSize, int]:
+        """Free compartments per size on boards that answer (what a resident can be given now)."""
         self._expire_reservations()
-        return comp.free_counts(self.db)
+        return comp.free_counts(self.db, self.silent_boards())
+
+    def silent_boards(self) -> set[int]:
+        """Boards that did not answer their last request (the door poller asks each one every round)."""
+        return set(self.bus.silent_boards)
+
+    def board_status(self) -> dict[int, str]:
+        """Per board: "answering" or "silent", for staff and the out-of-service decision."""
+        silent = self.silent_boards()
+        return {b: ("silent" if b in silent else "answering") for b in sorted(self.bus.boards)}
+
+    def usable(self) -> list[Compartment]:
+        """Compartments that can still serve anyone: configured, on a board that answers, in order."""
+        silent = self.silent_boards()
+        return [
+            c for c in comp.load_all(self.db) if c.board not in silent and c.state is not CompartmentState.OUT_OF_ORDER
+        ]
 
     def holding(self) -> list[Compartment]:
         """Compartments with (possibly) papers in: HOLDING, and out-of-order ones still naming a case."""
@@ -293,20 +311,22 @@ class LockerService:
         self._expire_reservations()
         now = self.clock()
         until = now + self.reservation_ttl_s
+        silent = comp.boards_sql(self.silent_boards())  # never promise a door whose board is silent
         with self.db.transaction() as conn:
             row = conn.execute(
                 "SELECT * FROM compartments WHERE state = 'reserved' AND case_code = ? AND size = ? AND retired = 0"
-                " ORDER BY id LIMIT 1",
+                f"{silent} ORDER BY id LIMIT 1",
                 (case_code, size.value),
             ).fetchone()
             if row is None:
                 row = conn.execute(
                     "SELECT * FROM compartments WHERE state = 'free' AND size = ? AND retired = 0"
-                    f" AND id NOT IN ({_BUSY_SQL}) AND id NOT IN ({comp.HELD_BY_CASE_SQL}) ORDER BY id LIMIT 1",
+                    f" AND id NOT IN ({_BUSY_SQL}) AND id NOT IN ({comp.HELD_BY_CASE_SQL}){silent}"
+                    " ORDER BY id LIMIT 1",
                     (size.value,),
                 ).fetchone()
             if row is None:
-                counts = comp.free_counts(self.db)
+                counts = comp.free_counts(self.db, self.silent_boards())
                 larger = {s: n for s, n in counts.items() if s.rank > size.rank and n > 0}
                 raise NoCompartmentFree(size, larger)
             comp.set_state(
@@ -405,6 +425,7 @@ class LockerService:
         reason: str | None,
         cancel: CancelToken | None,
     ) -> UnlockTx:
+        self._check_board_answers(comp.load(self.db, compartment_id))
         now = self.clock()
         with self.db.transaction() as conn:
             c = self._check_can_open(conn, compartment_id, case_code, purpose)
@@ -485,6 +506,23 @@ class LockerService:
         self._step("door_opened_recorded")
         self._publish(LockerEventKind.DOOR_OPENED, c.id, case_code, tx_id)
         return self.transaction(tx_id)
+
+    def _check_board_answers(self, c: Compartment) -> None:
+        """Ask the board for its doors before writing the intent: a silent board gets no pulse.
+
+        A pulse to a board without power cannot be confirmed by any sensor, so it would end as
+        "outcome unknown" and take the compartment out of order for staff. Asking first (a status
+        query is harmless) lets the resident be given a compartment on a board that answers.
+        """
+        try:
+            self.bus.door_states(c.board)
+        except LockerPortLost:
+            raise
+        except DeviceError as exc:
+            raise BoardNotAnswering(
+                f"compartment {c.id}: board {c.board} does not answer ({exc.message}); nothing was sent",
+                device=self.bus.name,
+            ) from exc
 
     @property
     def _confirm_poll(self) -> float:
