@@ -290,3 +290,24 @@ def test_due_dates_skip_weekends() -> None:
     assert add_working_days(friday, 5) == dt.date(2026, 3, 20)
     if holiday_calendar_in_use():  # 2026 National Day week: 1-7 October off
         assert add_working_days(dt.date(2026, 9, 30), 1) > dt.date(2026, 10, 7)
+
+
+def test_admin_creates_a_kiosk_sees_its_code_once_and_revokes_it(client, town: Town) -> None:
+    import re
+
+    client.login(username="clerk", password=PASSWORD)
+    assert client.get("/kiosks/").status_code == 403  # only administrators manage kiosks
+    client.login(username="admin", password=PASSWORD)
+    page = client.post("/kiosks/", {"kiosk_id": "qidu-fengmin", "name": "丰民村", "village": "丰民村"}).content.decode()
+    code = re.search(r'id="enrol-code"[^>]*>([A-Z0-9-]+)<', page).group(1)
+    assert code not in client.get("/kiosks/").content.decode()  # shown once
+    r = client.post("/api/v1/enrol", json.dumps(contract.EnrolRequest(code, "1.0").to_json()),
+                    content_type="application/json")
+    token = contract.EnrolResponse.from_json(r.json()).credential
+    batch = json.dumps(contract.EventBatch("qidu-fengmin", time.time(), ()).to_json())
+    assert client.post("/api/v1/events", batch, content_type="application/json",
+                       **kiosk_headers(token)).status_code == 200
+    client.post("/kiosks/qidu-fengmin/revoke")
+    r = client.post("/api/v1/events", batch, content_type="application/json", **kiosk_headers(token))
+    assert r.status_code == 401 and _error(r)[0] == "kiosk.revoked"
+    assert "kiosk.revoked" in client.get("/kiosks/").content.decode()  # the refusal is listed for the admin
