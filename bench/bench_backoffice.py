@@ -87,7 +87,13 @@ def _django() -> None:
     import django
     from django.core.management import call_command
 
+    tz = os.environ.get("TZ")
     django.setup()
+    if tz is None:  # Django set TZ to Asia/Shanghai; the other benches in this process keep the machine's
+        os.environ.pop("TZ", None)
+    else:
+        os.environ["TZ"] = tz
+    time.tzset()
     call_command("migrate", verbosity=0)
 
 

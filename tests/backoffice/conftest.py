@@ -9,9 +9,19 @@ import os
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "backoffice.settings")
 
+import time  # noqa: E402
+
 import django  # noqa: E402
 
+# Django sets the process's TZ to settings.TIME_ZONE; the kiosk tests in the same session must keep
+# the machine's. Django itself converts through zoneinfo, so putting TZ back changes nothing for it.
+_tz = os.environ.get("TZ")
 django.setup()  # the test modules import models at collection time
+if _tz is None:
+    os.environ.pop("TZ", None)
+else:
+    os.environ["TZ"] = _tz
+time.tzset()
 
 from django.conf import settings  # noqa: E402
 
