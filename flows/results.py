@@ -31,6 +31,7 @@ from flows.machine import IDLE, FlowMachine
 from flows.ports import AlertPort, LockerPort
 from flows.view import Screen
 from locker.errors import CaseNotFound
+from locker.pickup_guard import PickupGuard
 from locker.submissions import CaseState, SubmissionStore
 
 log = logging.getLogger(__name__)
@@ -106,8 +107,14 @@ class ResultPickupFlow(FlowMachine):
         today: Callable[[], dt.date] = dt.date.today,
         timeouts: Mapping[str, float] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        guard: PickupGuard | None = None,
     ) -> None:
         super().__init__(timeouts=timeouts, clock=clock)
+        # Guessing limits across sessions (see locker.pickup_guard); kept in the store's database.
+        self.guard = guard or PickupGuard(
+            submissions.db, submissions.audit, lambda code: str(submissions.cipher.mac("pickup-guard", code))
+        )
+        self._code = ""
         self.reader = reader
         self.face_frames = face_frames
         self.fingerprint = fingerprint
@@ -212,33 +219,51 @@ class ResultPickupFlow(FlowMachine):
 
     # -- code + fingerprint ------------------------------------------------------------------------------
     def _code_entered(self, code: str) -> None:
+        """Every code goes on to the finger: the screen never tells which codes exist.
+
+        An unknown code, a case not ready, or one without a fingerprint is answered exactly like a
+        known code with the wrong finger ("code or finger did not match"), after a finger was placed.
+        """
+        wait = self.guard.wait_s()
+        if wait > 0:
+            self.end("refused", "results.code_wait", params={"minutes": max(1, round(wait / 60))})
+            return
+        if self.guard.code_blocked(code):
+            self.end("refused", "results.code_unknown_staff")
+            return
         try:
             case = self.submissions.find_by_pickup_code(code)
         except CaseNotFound:
             case = None
-        if case is None or case.state is not CaseState.RESULT_READY:
-            self.tries += 1
-            if self.tries >= self.max_tries:
-                self.end("refused", "results.code_unknown_staff")
-                return
-            self.enter(CODE, Screen.CODE_ENTRY, "results.code_unknown", actions=("code", "cancel"))
-            return
-        self.case_code = case.case_code
+        ready = case is not None and case.state is CaseState.RESULT_READY
+        self.case_code = case.case_code if ready and case is not None else None
+        self._code = code
         self._enter_fingerprint()
 
     def _enter_fingerprint(self) -> None:
-        assert self.case_code is not None
-        template = self.submissions.fingerprint(self.case_code)
-        if template is None:
-            self.end("refused", "results.no_fingerprint_staff")
-            return
+        template = self.submissions.fingerprint(self.case_code) if self.case_code is not None else None
         self.enter(FINGER, Screen.FINGERPRINT, "fingerprint.place", params={"mode": "verify"}, busy=True)
-        self.run_blocking(
-            "verify finger",
-            lambda cancel: self.fingerprint.verify(template, self.finger_timeout, cancel)[0],
-            lambda ok: self._open_door() if ok else self._retry(FINGER, Screen.FINGERPRINT, "fingerprint.mismatch"),
-            self._device_failed,
-        )
+
+        def check(cancel: CancelToken) -> bool:
+            if template is None:  # nothing to match: take the finger all the same, then say "no match"
+                self.fingerprint.capture(timeout=self.finger_timeout, cancel=cancel)
+                return False
+            return bool(self.fingerprint.verify(template, self.finger_timeout, cancel)[0])
+
+        self.run_blocking("verify finger", check, self._finger_checked, self._device_failed)
+
+    def _finger_checked(self, ok: bool) -> None:
+        if ok and self.case_code is not None:
+            self.guard.succeeded(self._code)
+            self._open_door()
+            return
+        self.guard.failed(self._code, case_code=self.case_code)
+        self.case_code = None
+        self.tries += 1
+        if self.tries >= self.max_tries or self.guard.wait_s() > 0:
+            self.end("refused", "results.code_unknown_staff")
+            return
+        self.enter(CODE, Screen.CODE_ENTRY, "results.code_unknown", actions=("code", "cancel"))
 
     # -- door ---------------------------------------------------------------------------------------------
     def _open_door(self) -> None:
