@@ -631,3 +631,317 @@ def file_sha256(chunks: Iterable[bytes]) -> str:
     for c in chunks:
         h.update(c)
     return h.hexdigest()
+
+
+# --------------------------------------------------------------------------------------------
+# The fleet (issue 13): heartbeats, audit heads kept off the kiosk, and what the kiosk pulls.
+#
+# ``POST /api/v1/fleet/heartbeat``  body ``Heartbeat``; answers ``HeartbeatAnswer``, which may ask
+#     for the hashes at earlier audit seqs (``audit_challenge``); the kiosk answers them in its next
+#     heartbeat (``audit_proofs``). A chain rewritten, cut or replaced cannot answer with the hashes
+#     it reported before, and the back office keeps every head it was ever sent.
+# ``GET /api/v1/fleet/staff?have=<version>``  answers ``StaffAccountsSnapshot`` (``unchanged`` when
+#     the kiosk already holds that version). PINs travel only as salted scrypt digests.
+# ``GET /api/v1/fleet/guide?have=<version>``  answers ``GuideVersion`` (or ``unchanged``).
+# ``GET /api/v1/fleet/results``  answers ``ResultsToPlace``.
+# ``POST /api/v1/fleet/results/<case_code>/placed``  body ``ResultPlaced``.
+
+MAX_HEARTBEAT_BYTES = 64 * 1024
+MAX_GUIDE_BYTES = 512 * 1024
+AUDIT_HASH_RE = re.compile(r"^[0-9a-f]{64}$")
+BADGE_RE = re.compile(r"^[0-9A-F]{4,32}$")
+PIN_KDF_RE = re.compile(r"^scrypt:\d{1,7}:\d{1,3}:\d{1,3}$")
+
+
+@dataclass(frozen=True)
+class DeviceReport:
+    """One device's status as the kiosk's runtime tracks it, and since when (kiosk clock)."""
+
+    name: str
+    status: str  # devices.status.DeviceStatus value: online, offline, hardware_error, …
+    detail: str
+    since: float
+
+    @classmethod
+    def from_json(cls, data: Any, path: str) -> DeviceReport:
+        d = _obj(data, path)
+        return cls(_req_str(d, "name", path, max_len=40, pattern=FILE_ID_RE), _req_str(d, "status", path, max_len=30),
+                   _req_str(d, "detail", path, max_len=300), float(_num(d, "since", path) or 0.0))
+
+
+@dataclass(frozen=True)
+class CompartmentCounts:
+    free: int
+    occupied: int  # holding papers or a result, or reserved
+    out_of_order: int
+    total: int
+    out_of_order_ids: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["out_of_order_ids"] = list(self.out_of_order_ids)
+        return d
+
+    @classmethod
+    def from_json(cls, data: Any, path: str = "heartbeat.compartments") -> CompartmentCounts:
+        d = _obj(data, path)
+        ids = _list(d, "out_of_order_ids", path, max_items=500)
+        if not all(isinstance(i, str) and len(i) <= 20 for i in ids):
+            raise ContractError("contract.malformed", f"{path}.out_of_order_ids: expected compartment ids")
+        nums = [int(_num(d, k, path, integer=True) or 0) for k in ("free", "occupied", "out_of_order", "total")]
+        if nums[0] + nums[1] + nums[2] > nums[3]:
+            raise ContractError("contract.malformed", f"{path}: free + occupied + out_of_order exceed total")
+        return cls(*nums, out_of_order_ids=tuple(ids))
+
+
+@dataclass(frozen=True)
+class AuditProof:
+    """The hash the kiosk's chain holds at ``seq`` now (None: the chain has no such row any more)."""
+
+    seq: int
+    hash: str | None
+
+    @classmethod
+    def from_json(cls, data: Any, path: str) -> AuditProof:
+        d = _obj(data, path)
+        seq = int(_num(d, "seq", path, integer=True) or 0)
+        return cls(seq, _str(d, "hash", path, max_len=64, pattern=AUDIT_HASH_RE, optional=True))
+
+
+@dataclass(frozen=True)
+class Heartbeat:
+    """What a kiosk says about itself every ``interval_s`` seconds (times are the kiosk's clock)."""
+
+    kiosk_id: str
+    sent_at: float
+    interval_s: float
+    software_version: str
+    disk_free_bytes: int
+    disk_total_bytes: int
+    devices: tuple[DeviceReport, ...]
+    compartments: CompartmentCounts
+    originals_waiting: int  # committed cases whose papers wait in a compartment for staff
+    oldest_original_at: float | None
+    outbox_depth: int  # cases not yet acknowledged by the back office
+    oldest_undelivered_at: float | None
+    outbox_last_error: str | None
+    audit_seq: int  # the head of the kiosk's audit chain
+    audit_hash: str
+    audit_proofs: tuple[AuditProof, ...] = ()  # answers to the previous answer's audit_challenge
+    guide_version: int = 1
+    guide_refused: dict[str, str] = field(default_factory=dict)  # version → why the kiosk refused it
+    staff_version: int = 0
+    contract: int = CONTRACT_VERSION
+
+    def to_json(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["devices"] = [asdict(x) for x in self.devices]
+        d["compartments"] = self.compartments.to_json()
+        d["audit_proofs"] = [asdict(p) for p in self.audit_proofs]
+        return d
+
+    @classmethod
+    def from_json(cls, data: Any) -> Heartbeat:
+        d = _obj(data, "heartbeat")
+        version = check_version(d, "heartbeat")
+        p = "heartbeat"
+        devices = tuple(DeviceReport.from_json(x, f"{p}.devices[{i}]")
+                        for i, x in enumerate(_list(d, "devices", p, max_items=40)))
+        proofs = tuple(AuditProof.from_json(x, f"{p}.audit_proofs[{i}]")
+                       for i, x in enumerate(_list(d, "audit_proofs", p, max_items=20)))
+        refused = _obj(d.get("guide_refused", {}), f"{p}.guide_refused")
+        if len(refused) > 5 or not all(isinstance(v, str) and len(v) <= 2000 for v in refused.values()):
+            raise ContractError("contract.malformed", f"{p}.guide_refused: expected up to 5 reasons")
+        audit_hash = _req_str(d, "audit_hash", p, max_len=64, pattern=AUDIT_HASH_RE)
+        interval = float(_num(d, "interval_s", p, minimum=1.0) or 30.0)
+        return cls(
+            kiosk_id=_req_str(d, "kiosk_id", p, pattern=KIOSK_ID_RE, max_len=63),
+            sent_at=float(_num(d, "sent_at", p) or 0.0),
+            interval_s=interval,
+            software_version=_req_str(d, "software_version", p, max_len=40),
+            disk_free_bytes=int(_num(d, "disk_free_bytes", p, integer=True) or 0),
+            disk_total_bytes=int(_num(d, "disk_total_bytes", p, integer=True) or 0),
+            devices=devices,
+            compartments=CompartmentCounts.from_json(d.get("compartments")),
+            originals_waiting=int(_num(d, "originals_waiting", p, integer=True) or 0),
+            oldest_original_at=_num(d, "oldest_original_at", p, optional=True),
+            outbox_depth=int(_num(d, "outbox_depth", p, integer=True) or 0),
+            oldest_undelivered_at=_num(d, "oldest_undelivered_at", p, optional=True),
+            outbox_last_error=_str(d, "outbox_last_error", p, max_len=2000, optional=True),
+            audit_seq=int(_num(d, "audit_seq", p, integer=True) or 0),
+            audit_hash=audit_hash,
+            audit_proofs=proofs,
+            guide_version=int(_num(d, "guide_version", p, integer=True, minimum=1) or 1),
+            guide_refused={str(k): str(v) for k, v in refused.items()},
+            staff_version=int(_num(d, "staff_version", p, integer=True) or 0),
+            contract=version,
+        )
+
+
+@dataclass(frozen=True)
+class HeartbeatAnswer:
+    received_at: float  # back-office clock
+    audit_challenge: tuple[int, ...]  # seqs whose hash the kiosk sends in its next heartbeat
+    staff_version: int  # newest staff accounts snapshot for this kiosk: pull when it differs
+    guide_version: int  # the guide version this kiosk should run
+    results_waiting: int  # results the back office wants placed at this kiosk
+    contract: int = CONTRACT_VERSION
+
+    def to_json(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["audit_challenge"] = list(self.audit_challenge)
+        return d
+
+    @classmethod
+    def from_json(cls, data: Any) -> HeartbeatAnswer:
+        d = _obj(data, "heartbeat_answer")
+        version = check_version(d, "heartbeat_answer")
+        p = "heartbeat_answer"
+        challenge = _list(d, "audit_challenge", p, max_items=20)
+        if not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in challenge):
+            raise ContractError("contract.malformed", f"{p}.audit_challenge: expected sequence numbers")
+        return cls(float(_num(d, "received_at", p) or 0.0), tuple(challenge),
+                   int(_num(d, "staff_version", p, integer=True) or 0),
+                   int(_num(d, "guide_version", p, integer=True, minimum=1) or 1),
+                   int(_num(d, "results_waiting", p, integer=True) or 0), version)
+
+
+@dataclass(frozen=True)
+class StaffAccountEntry:
+    """One person who may use this kiosk's staff screen: the PIN only as its salted scrypt digest.
+
+    The kiosk peppers the digest with its own data key before storing it (locker/staff.py), so
+    neither side's database alone can be tried offline, and no plain PIN ever crosses the wire.
+    """
+
+    badge_uid: str  # normalised hex
+    name: str
+    pin_kdf: str  # "scrypt:N:r:p"
+    pin_salt_b64: str
+    pin_digest_b64: str
+
+    def __repr__(self) -> str:  # a digest is still a guessing target: keep it out of logs
+        return f"StaffAccountEntry(badge=<masked>, name={self.name!r})"
+
+    @classmethod
+    def from_json(cls, data: Any, path: str) -> StaffAccountEntry:
+        d = _obj(data, path)
+        salt = _req_str(d, "pin_salt_b64", path, max_len=64)
+        digest_ = _req_str(d, "pin_digest_b64", path, max_len=88)
+        for key, value, size in (("pin_salt_b64", salt, 16), ("pin_digest_b64", digest_, 32)):
+            try:
+                if len(base64.b64decode(value, validate=True)) != size:
+                    raise ValueError
+            except (binascii.Error, ValueError) as exc:
+                raise ContractError("contract.malformed", f"{path}.{key}: expected {size} bytes in base64") from exc
+        return cls(_req_str(d, "badge_uid", path, max_len=32, pattern=BADGE_RE), _req_str(d, "name", path, max_len=60),
+                   _req_str(d, "pin_kdf", path, max_len=40, pattern=PIN_KDF_RE), salt, digest_)
+
+
+@dataclass(frozen=True)
+class StaffAccountsSnapshot:
+    """Everyone who serves this kiosk, whole: what is not listed is revoked on the kiosk."""
+
+    kiosk_id: str
+    version: int
+    accounts: tuple[StaffAccountEntry, ...]
+    unchanged: bool = False  # the kiosk already holds ``version``: ``accounts`` is empty
+    contract: int = CONTRACT_VERSION
+
+    def to_json(self) -> dict[str, Any]:
+        return {"contract": self.contract, "kiosk_id": self.kiosk_id, "version": self.version,
+                "unchanged": self.unchanged, "accounts": [asdict(a) for a in self.accounts]}
+
+    @classmethod
+    def from_json(cls, data: Any) -> StaffAccountsSnapshot:
+        d = _obj(data, "staff")
+        version = check_version(d, "staff")
+        accounts = tuple(StaffAccountEntry.from_json(a, f"staff.accounts[{i}]")
+                         for i, a in enumerate(_list(d, "accounts", "staff", max_items=500)))
+        if len({a.badge_uid for a in accounts}) != len(accounts):
+            raise ContractError("contract.malformed", "staff.accounts: the same badge twice")
+        return cls(_req_str(d, "kiosk_id", "staff", pattern=KIOSK_ID_RE),
+                   int(_num(d, "version", "staff", integer=True) or 0), accounts,
+                   _bool(d, "unchanged", "staff"), version)
+
+
+@dataclass(frozen=True)
+class GuideVersion:
+    """One version of the service guide: the whole ``services.toml``, switched to at once or refused."""
+
+    version: int
+    services_toml: str
+    sha256: str  # of the UTF-8 text: a copy damaged on the way is refused, not half-used
+    unchanged: bool = False
+    contract: int = CONTRACT_VERSION
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: Any) -> GuideVersion:
+        d = _obj(data, "guide")
+        version = check_version(d, "guide")
+        text = _str(d, "services_toml", "guide", max_len=MAX_GUIDE_BYTES)
+        sha = _req_str(d, "sha256", "guide", pattern=SHA256_RE, max_len=64)
+        unchanged = _bool(d, "unchanged", "guide")
+        if not unchanged and hashlib.sha256((text or "").encode("utf-8")).hexdigest() != sha:
+            raise ContractError("guide.checksum", "guide.services_toml: does not match its sha256")
+        return cls(int(_num(d, "version", "guide", integer=True, minimum=1) or 1), text or "", sha, unchanged, version)
+
+
+@dataclass(frozen=True)
+class ResultToPlace:
+    """A result (certificate, licence…) the back office sends to this kiosk for the resident to collect."""
+
+    case_code: str
+    service_name_zh: str
+    service_name_en: str
+    resident_masked: str  # "欧*明": enough for staff to match the envelope, no more
+    outcome: str  # approved / rejected / more_papers
+    ready_at: float  # back-office clock
+
+    @classmethod
+    def from_json(cls, data: Any, path: str) -> ResultToPlace:
+        d = _obj(data, path)
+        return cls(_req_str(d, "case_code", path, pattern=CASE_CODE_RE), _req_str(d, "service_name_zh", path),
+                   _req_str(d, "service_name_en", path), _req_str(d, "resident_masked", path, max_len=40),
+                   _req_str(d, "outcome", path, max_len=30), float(_num(d, "ready_at", path) or 0.0))
+
+
+@dataclass(frozen=True)
+class ResultsToPlace:
+    kiosk_id: str
+    results: tuple[ResultToPlace, ...]
+    contract: int = CONTRACT_VERSION
+
+    def to_json(self) -> dict[str, Any]:
+        return {"contract": self.contract, "kiosk_id": self.kiosk_id, "results": [asdict(r) for r in self.results]}
+
+    @classmethod
+    def from_json(cls, data: Any) -> ResultsToPlace:
+        d = _obj(data, "results")
+        version = check_version(d, "results")
+        results = tuple(ResultToPlace.from_json(r, f"results.results[{i}]")
+                        for i, r in enumerate(_list(d, "results", "results", max_items=500)))
+        return cls(_req_str(d, "kiosk_id", "results", pattern=KIOSK_ID_RE), results, version)
+
+
+@dataclass(frozen=True)
+class ResultPlaced:
+    case_code: str
+    compartment_id: str
+    placed_at: float  # kiosk clock
+    actor: str  # masked staff badge
+    contract: int = CONTRACT_VERSION
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: Any) -> ResultPlaced:
+        d = _obj(data, "placed")
+        version = check_version(d, "placed")
+        return cls(_req_str(d, "case_code", "placed", pattern=CASE_CODE_RE),
+                   _req_str(d, "compartment_id", "placed", max_len=20),
+                   float(_num(d, "placed_at", "placed") or 0.0), _req_str(d, "actor", "placed", max_len=60), version)
