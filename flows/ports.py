@@ -49,6 +49,16 @@ class LockerPort(Protocol):
 
     def history(self, *, compartment_id: str | None = None, case_code: str | None = None) -> list[Any]: ...
 
+    def compartment(self, compartment_id: str) -> Any: ...
+
+    def check_door(
+        self, compartment_id: str, *, actor: str, timeout: float = 300.0, cancel: CancelToken | None = None
+    ) -> Any: ...
+
+    def back_in_service(
+        self, compartment_id: str, *, actor: str, reason: str = "", holding: bool | None = None
+    ) -> None: ...
+
 
 class AlertPort(Protocol):
     def enqueue(self, kind: str, title: str, body: str, case_id: str | None = None) -> list[int]: ...

@@ -35,6 +35,8 @@ PICKUPS = "pickups"
 COMPARTMENTS = "compartments"
 OPENING = "opening"
 MAINTENANCE = "maintenance"
+CHECK = "check"  # "check and return to service": the door is open, staff look inside and shut it
+CHECKED = "checked"  # the door was shut; staff say whether an unsettled case's papers are inside
 # Why staff open a compartment by hand; the key is what the audit log records.
 OVERRIDE_REASONS = ("door_stuck", "cleaning", "resident_request")
 # Compartment states as the staff screen colours them; "open" is a door being opened or standing
@@ -66,6 +68,8 @@ class StaffPickupFlow(FlowMachine):
         COMPARTMENTS: 120.0,
         OPENING: 60.0,
         MAINTENANCE: 300.0,
+        CHECK: 180.0,
+        CHECKED: 120.0,
     }
 
     def __init__(
@@ -118,6 +122,8 @@ class StaffPickupFlow(FlowMachine):
             self._compartments_action(action, data)
         elif state == MAINTENANCE:
             self._maintenance_action(action)
+        elif state == CHECKED:
+            self._checked_action(action, data)
 
     def _check_pin(self, pin: str) -> None:
         assert self.badge is not None
@@ -365,7 +371,7 @@ class StaffPickupFlow(FlowMachine):
             Screen.STAFF_COMPARTMENTS,
             message,
             params={"compartments": tiles, "reasons": list(OVERRIDE_REASONS), "selected": selected, "reason": reason},
-            actions=("select", "reason", "override", "back", "cancel"),
+            actions=("select", "reason", "override", "check", "back", "cancel"),
         )
 
     @staticmethod
@@ -385,8 +391,84 @@ class StaffPickupFlow(FlowMachine):
                 self._show_compartments("lockers.override_reason", selected=selected, reason=reason)
                 return
             self._override(str(selected), str(reason))
+        elif action == "check":
+            if not selected:
+                self._show_compartments("staff.check_choose", reason=reason)
+                return
+            self._check(str(selected))
         elif action == "back":
             self._show_pickups("staff.pickups")
+
+    # -- check and return to service ------------------------------------------------------------------
+    def _check(self, compartment_id: str) -> None:
+        """Open the door (audited), wait until staff shut it, then put the compartment back in service.
+
+        For a compartment taken out of order (a jam that was cleared, an unlock whose outcome was
+        unknown) — the way back that before only the Python API had.
+        """
+        actor = self.actor
+        wait = max(1.0, (self.timeouts.get(CHECK) or 180.0) - 5.0)  # the door wait ends before the step
+        self.enter(
+            CHECK,
+            Screen.STAFF_COMPARTMENTS,
+            "staff.check_open",
+            params={"compartment": compartment_id},
+            actions=("cancel",),
+            busy=True,
+        )
+        self.run_blocking(
+            "check compartment",
+            lambda cancel: self.lockers.check_door(compartment_id, actor=actor, timeout=wait, cancel=cancel),
+            lambda tx: self._checked(compartment_id),
+            lambda exc: self._check_failed(compartment_id, exc),
+        )
+
+    def _checked(self, compartment_id: str) -> None:
+        c = self.lockers.compartment(compartment_id)
+        case = self._case_or_none(c.case_code)
+        if case is not None and case.state is CaseState.DRAFT:  # a deposit whose door outcome was unknown
+            self.enter(
+                CHECKED,
+                Screen.STAFF_COMPARTMENTS,
+                "staff.check_papers",
+                params={"compartment": compartment_id, "case_code": case.case_code},
+                actions=("papers_inside", "empty", "cancel"),
+            )
+            return
+        holding = case is not None and case.state in (CaseState.COMMITTED, CaseState.RESULT_READY)
+        self.lockers.back_in_service(compartment_id, actor=self.actor, reason="checked by staff", holding=holding)
+        self._show_compartments("staff.returned", selected=compartment_id)
+
+    def _checked_action(self, action: str, data: dict[str, Any]) -> None:
+        """Staff looked inside after an unclear deposit: commit the case into it, or cancel it."""
+        params = self.view.params
+        compartment_id, code = str(params["compartment"]), str(params["case_code"])
+        if action == "papers_inside":
+            with self.submissions.db.transaction():
+                self.submissions.commit_submission(code, compartment_id=compartment_id, actor=self.actor)
+                self.submissions.audit.append(
+                    self.actor, "case.committed_unattended", case_code=code,
+                    detail={"why": "staff found the papers after an unclear unlock", "compartment": compartment_id},
+                )
+            self.lockers.back_in_service(compartment_id, actor=self.actor, reason="papers inside", holding=True)
+        elif action == "empty":
+            self.submissions.cancel(code, actor=self.actor, reason="staff found the compartment empty")
+            self.lockers.back_in_service(compartment_id, actor=self.actor, reason="found empty", holding=False)
+        else:
+            return
+        self._show_compartments("staff.returned", selected=compartment_id)
+
+    def _check_failed(self, compartment_id: str, exc: KioskError) -> None:
+        log.warning("staff %s: check of compartment %s failed: %s", self.actor, compartment_id, exc)
+        self._show_compartments(shown_key(exc.code), selected=compartment_id)
+
+    def _case_or_none(self, case_code: str | None) -> Any:
+        if not case_code:
+            return None
+        try:
+            return self.submissions.get_case(case_code)
+        except KioskError:
+            return None
 
     def _override(self, compartment_id: str, reason: str) -> None:
         if not reason.strip():

@@ -456,6 +456,9 @@ def build_parser() -> argparse.ArgumentParser:
     rb.add_argument("--root", default="", help="staging root (DESTDIR)")
     rb.set_defaults(func=cmd_rollback)
 
+    from kiosk.locker_cli import add_locker_commands
+
+    add_locker_commands(sub)
     cfgp = sub.add_parser("config", help="configuration").add_subparsers(dest="config_command", required=True)
     cfgp.add_parser("check", help="validate the configuration file").set_defaults(func=cmd_config_check)
     return p

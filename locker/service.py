@@ -27,7 +27,7 @@ from enum import StrEnum
 from typing import Any
 
 from devices.cancel import CancelToken
-from devices.errors import DeviceCancelled, DeviceError
+from devices.errors import DeviceCancelled, DeviceError, Recovery
 from devices.listeners import Listeners
 from devices.lockerboard import (
     DoorEvent,
@@ -559,6 +559,11 @@ class LockerService:
             # A collection door shut without "collected" confirmed leaves the row free while the case
             # still names it: staff may open it again for that case.
             holds = state is CompartmentState.HOLDING and (case_code is None or c.case_code == case_code)
+            # out of order (a jam, an unclear unlock) with this case's papers inside: staff may still
+            # take them out; the compartment stays out of order until "check and return to service"
+            holds = holds or (
+                state is CompartmentState.OUT_OF_ORDER and case_code is not None and c.case_code == case_code
+            )
             named = held_for is not None and (case_code is None or held_for["case_code"] == case_code)
             if not (holds or (state is CompartmentState.FREE and named)):
                 raise CompartmentNotAvailable(f"compartment {c.id} does not hold that case ({state.value})")
@@ -680,6 +685,38 @@ class LockerService:
                 detail={"compartment": c.id, "reason": reason, "holding": has_papers},
             )
         self._publish(LockerEventKind.BACK_IN_SERVICE, c.id, c.case_code)
+
+    def check_door(
+        self, compartment_id: str, *, actor: str, timeout: float = 300.0, cancel: CancelToken | None = None
+    ) -> UnlockTx:
+        """Staff's "check": open the door (an audited override), return once it is seen shut again.
+
+        Raises ``DoorJammed`` (still stuck: stays out of order, staff alerted again),
+        ``LockOutcomeUnknown``, ``BoardNotAnswering``, or ``DoorNotShut`` when nobody closed it
+        within ``timeout`` (the poller closes the transaction later; nothing is returned to service).
+        """
+        tx = self.open(
+            compartment_id, case_code=None, purpose=Purpose.OVERRIDE, actor=actor, reason=CHECK_REASON, cancel=cancel
+        )
+        if not self.wait_closed(tx, timeout=timeout, cancel=cancel):
+            raise DoorNotShut(f"compartment {compartment_id}: the door was not seen shut after the check")
+        return self.transaction(tx.id)
+
+    def check_and_return(
+        self,
+        compartment_id: str,
+        *,
+        actor: str,
+        holding: bool | None = None,
+        timeout: float = 300.0,
+        cancel: CancelToken | None = None,
+    ) -> Compartment:
+        """Open the door, see it shut, then put the compartment back in service (both audited)."""
+        tx = self.check_door(compartment_id, actor=actor, timeout=timeout, cancel=cancel)
+        self.back_in_service(
+            compartment_id, actor=actor, reason=f"checked: door opened and shut (tx {tx.id})", holding=holding
+        )
+        return self.compartment(compartment_id)
 
     # -- the poller -----------------------------------------------------------------------------
     def _run(self) -> None:
@@ -805,7 +842,11 @@ class LockerService:
             c = comp.row_to_compartment(
                 conn.execute("SELECT * FROM compartments WHERE id = ?", (tx.compartment_id,)).fetchone()
             )
-            if c.state is not CompartmentState.OUT_OF_ORDER:
+            if c.state is CompartmentState.OUT_OF_ORDER and tx.purpose.empties:
+                comp.set_state(  # papers taken out; the door itself still waits for staff's check
+                    conn, c.id, CompartmentState.OUT_OF_ORDER, now, note=c.note, needs_staff=c.needs_staff
+                )
+            elif c.state is not CompartmentState.OUT_OF_ORDER:
                 if tx.purpose.fills:
                     comp.set_state(
                         conn, c.id, CompartmentState.HOLDING, now, case_code=tx.case_code, purpose=tx.purpose.value
@@ -945,6 +986,16 @@ class LockerService:
                 listener(event)
             except Exception:
                 log.exception("locker listener failed on %s", event)
+
+
+CHECK_REASON = "check and return to service"
+
+
+class DoorNotShut(LockerServiceError):
+    """A staff check opened the door but nobody shut it: the compartment is not returned to service."""
+
+    recovery = Recovery.USER
+    code = "lockers.check_not_shut"
 
 
 _BUSY_SQL = "SELECT compartment_id FROM unlock_tx WHERE state IN ('intent', 'pulse_sent', 'door_opened')"

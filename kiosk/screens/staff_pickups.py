@@ -41,6 +41,9 @@ class StaffPickupsBody(ScreenBody):
             reason = app.tr(str(f.get("reason", "")))
             lines.append(app.tr(str(f.get("message", "staff.not_opened_one")), compartment=f.get("compartment"),
                                 reason=reason))
+        for c in view.params.get("needs_check", []):  # out of order: staff check them (compartment controls)
+            lines.append(app.tr("staff.needs_check_one", compartment=c.get("compartment"),
+                                case_code=c.get("case_code") or "-", note=c.get("note", "")))
         ids.message.text = "\n".join(lines)
         grid = ids.rows
         grid.clear_widgets()
