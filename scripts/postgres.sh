@@ -2,7 +2,9 @@
 # on every exit path (the caller traps stop_postgres). The cluster lives in a temporary directory
 # owned by postgres, listens only on a Unix socket in that directory (named for a free port), and
 # logs to a file, never to the caller's stdout (a daemon holding it open would hang CI).
-# Exports BACKOFFICE_DB_NAME / _HOST / _PORT / _USER, which backoffice/settings.py reads.
+# Exports BACKOFFICE_TEST_DB_NAME / _HOST / _PORT / _USER: tests/backoffice/conftest.py hands them
+# to Django. (Not BACKOFFICE_DB_*, which settings.py reads: a back office that another test starts
+# as a subprocess on its own SQLite file must not inherit this database.)
 PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
 started_postgres_dir=""
 stop_postgres() {
@@ -29,6 +31,7 @@ start_postgres() {  # start_postgres LOGFILE
   runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start \
     -o "-c listen_addresses='' -k $dir -p $port -c fsync=off -c synchronous_commit=off -c full_page_writes=off" \
     >> "$log" 2>&1 < /dev/null
-  export BACKOFFICE_DB_HOST=$dir BACKOFFICE_DB_PORT=$port BACKOFFICE_DB_USER=postgres BACKOFFICE_DB_NAME=backoffice
+  export BACKOFFICE_TEST_DB_HOST=$dir BACKOFFICE_TEST_DB_PORT=$port BACKOFFICE_TEST_DB_USER=postgres \
+    BACKOFFICE_TEST_DB_NAME=backoffice
   runuser -u postgres -- "$PG_BIN/createdb" -h "$dir" -p "$port" backoffice >> "$log" 2>&1
 }

@@ -9,7 +9,7 @@ source scripts/postgres.sh
 stop_services() { stop_postgres; stop_pcscd; }
 trap stop_services EXIT INT TERM
 start_pcscd artifacts/pcscd.log
-start_postgres artifacts/postgres.log  # the back-office tests' database (exports BACKOFFICE_DB_*)
+start_postgres artifacts/postgres.log  # the back-office tests' database (BACKOFFICE_TEST_DB_*)
 export KIVY_NO_ARGS=1 KIVY_NO_FILELOG=1 KIVY_NO_CONSOLELOG=1 SDL_VIDEODRIVER=${SDL_VIDEODRIVER:-offscreen}
 .venv/bin/ruff check .
 .venv/bin/python -m pytest "$@"

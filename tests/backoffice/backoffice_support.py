@@ -131,3 +131,12 @@ def deliver(client: Any, token: str, pkg: dict[str, Any], files: dict[str, bytes
                             **kiosk_headers(token, skew_s=skew_s))
             assert rr.status_code == 200, rr.content
     return r
+
+
+def postgres_env() -> dict[str, str]:
+    """Environment for a back-office subprocess on the test database (what Django here uses)."""
+    from django.db import connection
+
+    d = connection.settings_dict
+    return {"BACKOFFICE_DB_NAME": str(d["NAME"]), "BACKOFFICE_DB_HOST": str(d["HOST"]),
+            "BACKOFFICE_DB_PORT": str(d["PORT"]), "BACKOFFICE_DB_USER": str(d["USER"])}

@@ -1,6 +1,8 @@
-"""Back-office test set-up: Django on the PostgreSQL that scripts/test.sh starts (BACKOFFICE_DB_*).
+"""Back-office test set-up: Django on the PostgreSQL that scripts/test.sh starts (BACKOFFICE_TEST_DB_*).
 
-Django is configured here, not for the whole suite, so kiosk-only runs never import it.
+Django is configured here, not for the whole suite, so kiosk-only runs never import it. The
+connection settings are handed to Django's settings and then taken out of the environment again,
+so a back office another test starts as a subprocess (on its own SQLite) does not inherit them.
 """
 
 from __future__ import annotations
@@ -16,7 +18,14 @@ import django  # noqa: E402
 # Django sets the process's TZ to settings.TIME_ZONE; the kiosk tests in the same session must keep
 # the machine's. Django itself converts through zoneinfo, so putting TZ back changes nothing for it.
 _tz = os.environ.get("TZ")
-django.setup()  # the test modules import models at collection time
+_db_keys = ("NAME", "HOST", "PORT", "USER")
+for _k in _db_keys:
+    if os.environ.get(f"BACKOFFICE_TEST_DB_{_k}"):
+        os.environ[f"BACKOFFICE_DB_{_k}"] = os.environ[f"BACKOFFICE_TEST_DB_{_k}"]
+django.setup()  # the test modules import models at collection time (settings read BACKOFFICE_DB_* now)
+for _k in _db_keys:
+    if os.environ.get(f"BACKOFFICE_TEST_DB_{_k}"):
+        os.environ.pop(f"BACKOFFICE_DB_{_k}", None)
 if _tz is None:
     os.environ.pop("TZ", None)
 else:
@@ -39,7 +48,7 @@ def _on_postgresql(django_db_setup, django_db_blocker) -> None:  # type: ignore[
 
     if connection.vendor != "postgresql":
         pytest.fail("the back-office tests run on PostgreSQL: run them through scripts/test.sh, which starts one "
-                    "and exports BACKOFFICE_DB_*", pytrace=False)
+                    "and exports BACKOFFICE_TEST_DB_*", pytrace=False)
 
 
 @pytest.fixture
@@ -50,3 +59,4 @@ def town(db) -> Town:  # type: ignore[no-untyped-def]
 @pytest.fixture
 def live_town(transactional_db) -> Town:  # type: ignore[no-untyped-def]
     return make_town()
+

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from backoffice_support import Town, noise_pdf, package
+from backoffice_support import Town, noise_pdf, package, postgres_env
 
 import contract
 from backoffice.cases.models import StoredBlob, UploadChunk
@@ -35,10 +35,7 @@ def _free_port() -> int:
 @pytest.fixture(scope="module")
 def app_processes(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator[list[int]]:  # type: ignore[no-untyped-def]
     """Two gunicorn processes on the test database, each with its own (empty, throw-away) cwd."""
-    from django.db import connection
-
-    env = {**os.environ, "BACKOFFICE_DB_NAME": connection.settings_dict["NAME"],
-           "DJANGO_SETTINGS_MODULE": "backoffice.settings", "PYTHONPATH": str(REPO)}
+    env = {**os.environ, **postgres_env(), "DJANGO_SETTINGS_MODULE": "backoffice.settings", "PYTHONPATH": str(REPO)}
     procs, ports = [], []
     for i in range(2):
         port = _free_port()
