@@ -58,6 +58,18 @@ trap 'echo; echo "run: stopping"; cleanup; exit 130' INT
 trap 'cleanup; exit 143' TERM
 
 start_pcscd var/log/pcscd.log
+# The back office (Django on SQLite, var/backoffice.sqlite3): demo town, users, and this kiosk enrolled to it.
+BO_URL=http://127.0.0.1:8765  # = [backoffice] url in config/kiosk.sim.toml
+export BACKOFFICE_SQLITE_PATH=${BACKOFFICE_SQLITE_PATH:-$PWD/var/backoffice.sqlite3}
+.venv/bin/python -m backoffice migrate --noinput > var/log/backoffice-setup.log 2>&1 \
+  && demo=$(.venv/bin/python -m backoffice demo_setup 2>> var/log/backoffice-setup.log) \
+  || { echo "run: back office set-up failed:"; tail -20 var/log/backoffice-setup.log; exit 1; }
+start_bg "back office" var/log/backoffice.log .venv/bin/python -m backoffice runserver --noreload --insecure "${BO_URL#http://}"
+for _ in $(seq 150); do (exec 3<> "/dev/tcp/127.0.0.1/${BO_URL##*:}") 2> /dev/null && break; sleep 0.1; done
+.venv/bin/kiosk enrol --if-needed "$BO_URL" "$(sed -n 's/^ENROL_CODE=//p' <<< "$demo")" \
+  || echo "run: enrolment failed (see above): deposits wait in the kiosk's queue until \`kiosk enrol\` works"
+echo "Back office: $BO_URL/ (inbox; log var/log/backoffice.log). Demo users and passwords:"
+sed -n 's/^BACKOFFICE_USER=\(\S*\) BACKOFFICE_PASSWORD=\(\S*\) ROLE=\(\S*\).*/  \1  \2  (\3)/p' <<< "$demo"
 export KIVY_NO_ARGS=1 KIVY_NO_FILELOG=1
 start_bg simulators var/log/simulators.log .venv/bin/kiosk sim all
 for _ in $(seq 100); do grep -q '^ready' var/log/simulators.log 2>/dev/null && break; sleep 0.1; done
