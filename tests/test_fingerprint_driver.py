@@ -299,7 +299,9 @@ def test_flash_fault_is_a_hardware_error(sim: FingerprintSimulator, sensor: Fing
 def test_corrupted_answer_is_a_retryable_checksum_error(
     sim: FingerprintSimulator, sensor: FingerprintSensor
 ) -> None:
-    sim.ctl_corrupt(count=1)
+    sim.ctl_corrupt(count=1)  # one garbled answer: asked again, the caller never hears of it
+    assert sensor.template_count() == 0
+    sim.ctl_corrupt(count=sensor.protocol_retries + 1)  # garbled every time: the error reaches the caller
     with pytest.raises(FingerprintChecksumError) as err:
         sensor.template_count()
     assert err.value.recovery is Recovery.RETRY

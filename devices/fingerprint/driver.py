@@ -33,6 +33,7 @@ from devices.fingerprint.errors import (
     FingerprintNoMatch,
     FingerprintNotFound,
     FingerprintNotLifted,
+    FingerprintPacketError,
     FingerprintProtocolError,
     FingerprintWrongPassword,
 )
@@ -87,8 +88,10 @@ class FingerprintSensor:
         finger_timeout: float = 15.0,
         poll_interval: float = 0.05,
         name: str = "fingerprint",
+        protocol_retries: int = 2,
     ) -> None:
         self.name = name
+        self.protocol_retries = protocol_retries  # garbled answers asked again before giving up
         self.address = address
         self.password = password
         self.timeout = timeout  # one command and its answer
@@ -229,14 +232,39 @@ class FingerprintSensor:
         what = instruction.name.lower()
         deadline = deadline or self._deadline(what, timeout)
         with self._busy(what):
+            for attempt in range(self.protocol_retries + 1):
+                try:
+                    return self._command_once(instruction, params, what, deadline, timeout, cancel, accept)
+                except (FingerprintProtocolError, FingerprintPacketError) as exc:
+                    # A garbled answer (noise on the wire, a sensor mid-reboot) says nothing about the
+                    # finger: ask again a couple of times before the resident's session hears of it.
+                    # Every command this driver sends may be repeated (they read, or write the same).
+                    if attempt >= self.protocol_retries or deadline.expired:
+                        raise
+                    log.warning(
+                        "%s: %s answer garbled (%s); asking again (%d/%d)",
+                        self.name, what, exc.message, attempt + 1, self.protocol_retries,
+                    )
+            raise AssertionError("unreachable")  # pragma: no cover
+
+    def _command_once(
+        self,
+        instruction: Instruction,
+        params: bytes,
+        what: str,
+        deadline: Deadline,
+        timeout: float | None,
+        cancel: CancelToken | None,
+        accept: tuple[Confirmation, ...],
+    ) -> Ack:
+        ack = self._send_command(instruction, params, deadline, cancel)
+        if ack.confirmation is Confirmation.PASSWORD_NEEDED and instruction is not Instruction.VFY_PWD:
+            log.warning("%s: sensor asks for the password again (was it reset?)", self.name)
+            self._verify_password(timeout, cancel)
             ack = self._send_command(instruction, params, deadline, cancel)
-            if ack.confirmation is Confirmation.PASSWORD_NEEDED and instruction is not Instruction.VFY_PWD:
-                log.warning("%s: sensor asks for the password again (was it reset?)", self.name)
-                self._verify_password(timeout, cancel)
-                ack = self._send_command(instruction, params, deadline, cancel)
-            if ack.confirmation not in accept:
-                raise error_for(ack.confirmation, what, self.name)
-            return ack
+        if ack.confirmation not in accept:
+            raise error_for(ack.confirmation, what, self.name)
+        return ack
 
     def _verify_password(self, timeout: float | None, cancel: CancelToken | None) -> None:
         ack = self._command(
