@@ -1027,8 +1027,10 @@ def _thumbnail(image: np.ndarray) -> np.ndarray:
 
 
 def _extra(record: Any) -> dict[str, str]:
+    # Only what the office reads (sex, nation, validity, issuer): the address and birth date on the
+    # card were stored and never read, so they are not kept (issue 12).
     out: dict[str, str] = {}
-    for key in ("sex", "nation_code", "address", "issuer", "valid_from", "valid_to", "birth_date"):
+    for key in ("sex", "nation_code", "issuer", "valid_from", "valid_to"):
         value = getattr(record, key, None)
         if value is not None:
             out[key] = str(getattr(value, "value", value))

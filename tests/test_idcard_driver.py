@@ -101,7 +101,7 @@ def test_dict_card_and_missing_decoder(sim: IdCardSimulator, link: str) -> None:
             "sex": "2",
             "nation_code": "03",
             "birth_date": "19700203",
-            "id_number": "110105197002030000",
+            "id_number": "110105197002030006",  # a valid GB 11643 check digit (issue 12)
             "valid_from": "20100101",
             "valid_to": "长期",
             "photo": str(Path(__file__).parent / "data" / "faces" / "biden_1.jpg"),

@@ -283,8 +283,10 @@ class IdCardReader:
         """The bare read command (30 01, or 30 10 with fingerprints) on an already selected card."""
         command = Command.READ_TEXT_PHOTO_FINGERPRINT if with_fingerprint else Command.READ_TEXT_PHOTO
         data = parse_card_data(self._exchange(request(command), timeout, cancel), with_fingerprint=with_fingerprint)
-        record = decode_text(data.text)
+        # A card refused for its content (IdCardInvalid) must not be read again and again while it lies
+        # there: it counts as read until it is taken off.
         self._awaiting_removal, self._last_serial = True, serial
+        record = decode_text(data.text)
         photo, photo_error = None, None
         try:
             photo = self.wlt_decoder.decode(data.photo)

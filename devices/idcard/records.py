@@ -9,8 +9,11 @@ logged as it is.
 from __future__ import annotations
 
 import datetime as dt
+import re
+import unicodedata
 from dataclasses import dataclass, fields
 
+from devices.errors import Recovery
 from devices.idcard.codes import Sex, is_valid_id_number, nation_name
 from devices.idcard.errors import IdCardRecordError
 from devices.idcard.protocol import TEXT_SIZE, decode_ucs2
@@ -228,13 +231,57 @@ def card_type_char(text: bytes) -> str:
     return decode_ucs2(text[_TYPE_AT[0] : _TYPE_AT[0] + _TYPE_AT[1]])
 
 
+class IdCardInvalid(IdCardRecordError):
+    """The card's text decodes but cannot be a genuine card: a bad ID number or control characters.
+
+    The resident can do nothing at the kiosk but take the card back (recovery USER, so the reader is
+    not taken for broken); the screen sends them to the counter.
+    """
+
+    code = "idcard.invalid_card"
+    recovery = Recovery.USER
+
+
+_FOREIGNER_OLD = re.compile(r"^[A-Z]{3}\d{12}$")
+
+
+def _no_control_characters(fields: dict[str, str]) -> None:
+    """Card text is printed text: a control or format character is a forged or damaged card.
+
+    Such characters would also reach logs, screens and receipts (a newline forging a log line).
+    """
+    for key, value in fields.items():
+        if any(unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") for ch in value):
+            raise IdCardInvalid(f"card text field {key} holds control characters")
+
+
+def _check_number(record: IdentityRecord) -> None:
+    """GB 11643 check character for resident cards and permits; the foreigner formats by shape."""
+    n = record.id_number
+    if not n:
+        raise IdCardInvalid("the card holds no ID number")
+    if isinstance(record, ForeignerPermanentResidenceCard) and len(n) != 18:
+        if not _FOREIGNER_OLD.match(n):
+            raise IdCardInvalid(f"foreigner card number {mask_id_number(n)} is not of the 15-character format")
+        return
+    if not is_valid_id_number(n):
+        raise IdCardInvalid(f"ID number {mask_id_number(n)} fails its GB 11643 check character")
+
+
 def decode_text(text: bytes) -> IdentityRecord:
-    """Turn the 256-byte text block into the record of its card type."""
+    """Turn the 256-byte text block into the record of its card type (IdCardInvalid: not a real card)."""
+    record = _decode_text(text)
+    _check_number(record)
+    return record
+
+
+def _decode_text(text: bytes) -> IdentityRecord:
     if len(text) != TEXT_SIZE:
         raise IdCardRecordError(f"text block has {len(text)} bytes, expected {TEXT_SIZE}")
     kind = card_type_char(text)
     if kind == "I":
         f = _fields(text, _FOREIGNER)
+        _no_control_characters(f)
         return ForeignerPermanentResidenceCard(
             id_number=f["id_number"],
             sex=_sex(f["sex"]),
@@ -249,6 +296,7 @@ def decode_text(text: bytes) -> IdentityRecord:
         )
     layout = {**_RESIDENT, **_PERMIT_EXTRA} if kind == "J" else _RESIDENT
     f = _fields(text, layout)
+    _no_control_characters(f)
     common = dict(
         id_number=f["id_number"],
         sex=_sex(f["sex"]),
