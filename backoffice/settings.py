@@ -34,6 +34,7 @@ INSTALLED_APPS = [
     "backoffice.kiosks",
     "backoffice.cases",
     "backoffice.api",
+    "backoffice.fleet",
 ]
 
 MIDDLEWARE = [
@@ -122,4 +123,12 @@ LOGGING = {
     "loggers": {
         "backoffice": {"handlers": ["console"], "level": os.environ.get("BACKOFFICE_LOG_LEVEL", "INFO")},
     },
+}
+
+# The fleet (backoffice/fleet): when a kiosk counts as offline and when a condition becomes an alert.
+FLEET = {
+    "missed_heartbeats": int(os.environ.get("BACKOFFICE_FLEET_MISSED_HEARTBEATS", "3")),
+    "device_down_minutes": float(os.environ.get("BACKOFFICE_FLEET_DEVICE_DOWN_MINUTES", "10")),
+    "originals_hours": float(os.environ.get("BACKOFFICE_FLEET_ORIGINALS_HOURS", "12")),
+    "outbox_stuck_minutes": float(os.environ.get("BACKOFFICE_FLEET_OUTBOX_STUCK_MINUTES", "30")),
 }

@@ -10,6 +10,8 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("kiosks/", include("backoffice.kiosks.urls")),
+    path("api/v1/fleet/", include("backoffice.fleet.api_urls")),
+    path("fleet/", include("backoffice.fleet.urls")),
     path("api/v1/", include("backoffice.api.urls")),
     path("", include("backoffice.cases.urls")),
 ]

@@ -202,6 +202,9 @@ class BackofficeConfig:
     retry_max_s: float = 600.0
     refused_retry_s: float = 3600.0  # a refused package (4xx) or a revoked kiosk: try again this rarely
     timeout_s: float = 30.0  # one HTTP request
+    heartbeat_interval_s: float = 30.0  # kiosk/sync/heartbeat.py: status to the fleet dashboard
+    pull_interval_s: float = 30.0  # kiosk/sync/pull.py: staff accounts, guide, results (revocations reach
+    # the kiosk within this long)
 
 
 @dataclass(frozen=True)
@@ -521,6 +524,8 @@ def _backoffice(r: _Reader, t: dict[str, Any], resolve: Any, simulator: bool) ->
         retry_max_s=r.get(t, "retry_max_s", where, float, 600.0),
         refused_retry_s=r.get(t, "refused_retry_s", where, float, 3600.0),
         timeout_s=r.get(t, "timeout_s", where, float, 30.0),
+        heartbeat_interval_s=r.get(t, "heartbeat_interval_s", where, float, 30.0),
+        pull_interval_s=r.get(t, "pull_interval_s", where, float, 30.0),
     )
     scheme = url.split("://", 1)[0].lower() if "://" in url else ""
     if cfg.enabled or url:
