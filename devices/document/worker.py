@@ -17,6 +17,7 @@ from __future__ import annotations
 import concurrent.futures
 import logging
 import multiprocessing
+import os
 import signal
 import threading
 import time
@@ -33,6 +34,7 @@ from devices.document.errors import DocumentError, PdfWriteError
 from devices.document.pdf import encode_jpeg
 from devices.document.scanner import ScannedPage, ScanOptions, scan_page
 from devices.errors import DeviceCancelled, DeviceTimeout, Recovery
+from devices.lifeline import die_with_parent
 from devices.process_errors import error_reply, rebuild_error
 
 log = logging.getLogger(__name__)
@@ -55,8 +57,9 @@ class DocumentWorkerTimeout(DocumentError, DeviceTimeout):
 # -- in the worker process --------------------------------------------------------------------------
 
 
-def _start(background: bool) -> None:
+def _start(background: bool, parent_pid: int | None = None) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C on the app's terminal: the app stops us
+    die_with_parent(parent_pid)  # a killed app leaves no worker behind (devices/lifeline.py)
     if background:
         make_this_process_background()
 
@@ -107,7 +110,7 @@ class DocumentWorker:
             if self._pool is None:
                 ctx = multiprocessing.get_context("spawn")
                 self._pool = concurrent.futures.ProcessPoolExecutor(
-                    max_workers=1, mp_context=ctx, initializer=_start, initargs=(self.background,)
+                    max_workers=1, mp_context=ctx, initializer=_start, initargs=(self.background, os.getpid())
                 )
         return self
 

@@ -46,6 +46,7 @@ from devices.errors import DeviceTimeout, KioskError, Recovery
 from devices.face.config import FaceCheckConfig
 from devices.face.errors import FaceEngineError, FaceError, FaceFrameError, FaceSessionClosed
 from devices.face.session import FaceDecision, FaceProgress
+from devices.lifeline import die_with_parent
 from devices.process_errors import error_reply, rebuild_error
 from devices.status import DeviceStatus, StatusTracker
 
@@ -79,9 +80,10 @@ def _error_reply(exc: BaseException) -> tuple[Any, ...]:
     return error_reply(exc, "face")
 
 
-def _serve(conn: Connection, background: bool = False) -> None:
+def _serve(conn: Connection, background: bool = False, parent_pid: int | None = None) -> None:
     """Entry point of the worker process: load the models, then answer requests until told to stop."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C on the app's terminal: the app stops us
+    die_with_parent(parent_pid)  # a killed app leaves no worker behind (devices/lifeline.py)
     # background: the touchscreen's rendering threads win over the face check for a CPU core; set
     # before dlib starts its threads, which inherit it
     priority = make_this_process_background() if background else this_thread_policy()
@@ -208,7 +210,9 @@ class FaceWorker:
             self._reap()
             ctx = multiprocessing.get_context("spawn")
             parent, child = ctx.Pipe(duplex=True)
-            proc = ctx.Process(target=_serve, args=(child, self.background), name="face-worker", daemon=True)
+            proc = ctx.Process(
+                target=_serve, args=(child, self.background, os.getpid()), name="face-worker", daemon=True
+            )
             proc.start()
             child.close()  # only the worker holds its end: its death reads as EOF here
             self._proc, self._conn = proc, parent
