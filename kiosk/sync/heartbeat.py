@@ -1,0 +1,236 @@
+"""The heartbeat: every ``heartbeat_interval_s`` the kiosk tells the back office how it is.
+
+What it carries (``contract.Heartbeat``): each device's status and since when, compartments free /
+occupied / out of order, originals waiting and the oldest, the delivery outbox's depth and oldest
+item, software version and free disk, and the head of the audit chain (seq, hash).
+
+Why the audit head leaves the kiosk: anyone who can write the kiosk's disk (and holds its key)
+can rewrite the whole chain consistently, and no check on the kiosk alone can see it. The back
+office keeps every head it was sent and, in its answer, names earlier seqs whose hashes the kiosk
+must send with the next heartbeat (``audit_proofs``). A rewritten, cut or replaced chain cannot
+answer with the hashes it reported before. The challenge is kept in ``sync_state`` so a restart
+still answers it.
+
+A heartbeat is never queued: a missed one is simply missed (the back office counts silence), and
+the kiosk never waits for the back office to do anything else.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import contract
+from kiosk import __version__
+from kiosk.config import BackofficeConfig
+from kiosk.sync.client import BackofficeClient
+from kiosk.sync.credential import load_credential
+from kiosk.sync.errors import NotEnrolled, SyncError
+from kiosk.sync.queue import DeliveryQueue
+from locker.audit import GENESIS
+
+log = logging.getLogger(__name__)
+
+CHALLENGE = "heartbeat_challenge"
+
+
+class DeviceSince:
+    """Since when each device has had its current status (the trackers know only the status)."""
+
+    def __init__(self, clock: Callable[[], float] = time.time, on_change: Callable[[], None] | None = None) -> None:
+        self.clock = clock
+        self.on_change = on_change
+        self._seen: dict[str, tuple[str, float]] = {}
+        self._followed: dict[str, Any] = {}
+        self._lock = threading.Lock()
+
+    def _changed(self, name: str, change: Any) -> None:
+        with self._lock:
+            self._seen[name] = (change.new.value, float(getattr(change, "at", self.clock())))
+        if self.on_change is not None:
+            self.on_change()
+
+    def reports(self, trackers: dict[str, Any]) -> tuple[contract.DeviceReport, ...]:
+        out = []
+        for name, tracker in sorted(trackers.items()):
+            if self._followed.get(name) is not tracker and hasattr(tracker, "subscribe"):
+                tracker.subscribe(lambda change, n=name: self._changed(n, change))
+                self._followed[name] = tracker
+            status = tracker.status.value
+            with self._lock:
+                seen = self._seen.get(name)
+                if seen is None or seen[0] != status:
+                    seen = (status, self.clock())
+                    self._seen[name] = seen
+            out.append(contract.DeviceReport(name[:40], status, (tracker.detail or "")[:300], seen[1]))
+        return tuple(out)
+
+
+class KioskFacts:
+    """Reads what a heartbeat says from the kiosk's store and runtime (read-only, cheap queries)."""
+
+    def __init__(self, store: Any, *, kiosk_id: Callable[[], str], trackers: Callable[[], dict[str, Any]],
+                 data_dir: Path, silent_boards: Callable[[], set[int]] = set, interval_s: float = 30.0,
+                 versions: Callable[[], dict[str, Any]] | None = None, clock: Callable[[], float] = time.time) -> None:
+        self.store = store
+        self.kiosk_id = kiosk_id
+        self.trackers = trackers
+        self.data_dir = data_dir
+        self.silent_boards = silent_boards
+        self.interval_s = interval_s
+        self.versions = versions or (lambda: {})
+        self.clock = clock
+        self.since = DeviceSince(clock)
+        self.queue = DeliveryQueue(store.db, store.cipher, clock=clock)
+
+    def compartments(self) -> contract.CompartmentCounts:
+        silent = self.silent_boards()
+        free = occupied = broken = total = 0
+        ids: list[str] = []
+        for r in self.store.db.query("SELECT id, board, state FROM compartments WHERE retired = 0 ORDER BY id"):
+            total += 1
+            if r["state"] == "out_of_order" or (r["board"] in silent and r["state"] == "free"):
+                broken += 1
+                ids.append(r["id"])
+            elif r["state"] == "free":
+                free += 1
+            else:
+                occupied += 1
+        return contract.CompartmentCounts(free, occupied, broken, total, tuple(ids))
+
+    def audit_head(self) -> tuple[int, str]:
+        row = self.store.db.query_one("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
+        return (int(row["seq"]), str(row["hash"])) if row else (0, GENESIS)
+
+    def proofs(self, seqs: list[int]) -> tuple[contract.AuditProof, ...]:
+        out = []
+        for seq in seqs[:20]:
+            row = self.store.db.query_one("SELECT hash FROM audit_log WHERE seq = ?", (int(seq),))
+            out.append(contract.AuditProof(int(seq), str(row["hash"]) if row else None))
+        return tuple(out)
+
+    def heartbeat(self, challenge: list[int]) -> contract.Heartbeat:
+        db = self.store.db
+        waiting = db.query_one("SELECT count(*) AS n, min(committed_at) AS t FROM cases WHERE state = 'committed'")
+        outbox = self.queue.summary()
+        seq, h = self.audit_head()
+        try:
+            disk = shutil.disk_usage(self.data_dir)
+            free_b, total_b = disk.free, disk.total
+        except OSError:
+            free_b = total_b = 0
+        v = self.versions()
+        return contract.Heartbeat(
+            kiosk_id=self.kiosk_id(), sent_at=self.clock(), interval_s=max(1.0, self.interval_s),
+            software_version=__version__, disk_free_bytes=free_b, disk_total_bytes=total_b,
+            devices=self.since.reports(self.trackers()), compartments=self.compartments(),
+            originals_waiting=int(waiting["n"] or 0) if waiting else 0,
+            oldest_original_at=float(waiting["t"]) if waiting and waiting["t"] is not None else None,
+            outbox_depth=outbox.pending, oldest_undelivered_at=outbox.oldest_pending_at,
+            outbox_last_error=(outbox.last_error or None) and outbox.last_error[:2000],
+            audit_seq=seq, audit_hash=h, audit_proofs=self.proofs(challenge),
+            guide_version=int(v.get("guide_version", 1)), guide_refused=dict(v.get("guide_refused", {})),
+            staff_version=int(v.get("staff_version", 0)),
+        )
+
+
+class HeartbeatSender:
+    """Sends a heartbeat every ``interval_s`` on its own thread; ``send_once`` is one beat."""
+
+    def __init__(self, facts: KioskFacts, cfg: BackofficeConfig, *, credential_file: Path, simulator: bool,
+                 on_answer: Callable[[contract.HeartbeatAnswer], None] | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.facts = facts
+        self.cfg = cfg
+        self.credential_file = credential_file
+        self.simulator = simulator
+        self.on_answer = on_answer
+        self.clock = clock
+        self.interval_s = max(1.0, cfg.heartbeat_interval_s)
+        facts.interval_s = self.interval_s
+        facts.since.on_change = self.wake  # a device changed: beat now rather than at the next interval
+        self.status = "starting"
+        self.last_answer: contract.HeartbeatAnswer | None = None
+        self._client: BackofficeClient | None = None
+        self._token: str | None = None
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> HeartbeatSender:
+        if self._thread is None or not self._thread.is_alive():
+            self._stop.clear()
+            self._thread = threading.Thread(target=self._run, name="backoffice-heartbeat", daemon=True)
+            self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+        if self._client is not None:
+            self._client.close()
+
+    def wake(self) -> None:
+        """Beat now (a device just changed): the dashboard need not wait a whole interval."""
+        self._wake.set()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            started = time.monotonic()
+            try:
+                self.send_once()
+            except Exception:  # a bug must not end the heartbeat for good
+                log.exception("heartbeat failed")
+            wait = max(0.5, self.interval_s - (time.monotonic() - started))
+            self._wake.wait(wait)
+            self._wake.clear()
+
+    def _challenge(self) -> list[int]:
+        value = self.facts.queue.state(CHALLENGE, [])
+        return [int(s) for s in value] if isinstance(value, list) else []
+
+    def send_once(self) -> contract.HeartbeatAnswer | None:
+        try:
+            cred = load_credential(self.credential_file)
+        except NotEnrolled as exc:
+            if self.status != "not enrolled":
+                log.warning("heartbeat: %s", exc)
+            self.status = "not enrolled"
+            return None
+        if self._client is None or self._token != cred.token:
+            if self._client is not None:
+                self._client.close()
+            self._client = BackofficeClient(self.cfg.url or cred.url, token=cred.token, ca_file=self.cfg.ca_file,
+                                            allow_plain=self.simulator, timeout=min(self.cfg.timeout_s, 15.0),
+                                            clock=self.clock)
+            self._token = cred.token
+        hb = self.facts.heartbeat(self._challenge())
+        try:
+            _, raw = self._client.request("POST", "/fleet/heartbeat", contract.dumps(hb))
+            answer = contract.HeartbeatAnswer.from_json(json.loads(raw.decode("utf-8")))
+        except (SyncError, contract.ContractError, ValueError) as exc:
+            message = getattr(exc, "message", str(exc))
+            if not self.status.startswith("failed"):
+                log.warning("heartbeat not taken by the back office: %s", message)
+            self.status = f"failed: {message}"
+            return None
+        self.facts.queue.set_state(CHALLENGE, list(answer.audit_challenge))
+        if self.status != "ok":
+            log.info("heartbeat taken by the back office")
+        self.status = "ok"
+        self.last_answer = answer
+        if self.on_answer is not None:
+            try:
+                self.on_answer(answer)
+            except Exception:
+                log.exception("heartbeat answer handler failed")
+        return answer
