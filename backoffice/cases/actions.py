@@ -191,10 +191,12 @@ def upload_chunk(kiosk: Kiosk, case_code: str, file_id: str, content_range: str 
             raise contract.ContractError("upload.conflict", f"bytes {start}-{overlap_end - 1} differ from those "
                                          "already held", status=409)
         if end > held:
-            UploadChunk.objects.create(file=cf, start=held, data=body[held - start:])
-            cf.received = end
-            if cf.received == cf.size:
-                failed = _finish_upload(cf)
+            new = body[held - start:]
+            if end == cf.size:  # the last bytes: straight into the finished file, never a chunk row
+                failed = _finish_upload(cf, tail=new)
+            else:
+                UploadChunk.objects.create(file=cf, start=held, data=new)
+                cf.received = end
             cf.save(update_fields=["received", "complete", "blob_name", "page_count"])
             if cf.complete and not cf.case.files.filter(complete=False).exists():
                 _history(cf.case, action="scans_complete", actor=f"kiosk:{kiosk.kiosk_id}",
@@ -204,10 +206,13 @@ def upload_chunk(kiosk: Kiosk, case_code: str, file_id: str, content_range: str 
     return _status(cf)
 
 
-def _finish_upload(cf: CaseFile) -> contract.ContractError | None:
-    """All bytes held: check the SHA-256, then keep the file behind the storage API (or discard it)."""
-    data = _held_bytes(cf, 0, cf.size)
-    cf.chunks.all().delete()
+def _finish_upload(cf: CaseFile, *, tail: bytes) -> contract.ContractError | None:
+    """The held chunks plus ``tail`` make the whole file: check the SHA-256, then keep it behind the
+    storage API (or discard the upload)."""
+    data = (_held_bytes(cf, 0, cf.received) if cf.received else b"") + tail
+    if cf.received:
+        cf.chunks.all().delete()
+    cf.received = len(data)
     if hashlib.sha256(data).hexdigest() != cf.sha256:
         cf.received = 0
         log.warning("upload of %s/%s discarded: checksum mismatch", cf.case.case_code, cf.file_id)

@@ -79,10 +79,12 @@ class Case(models.Model):
 
     class Meta:
         indexes = [
+            # The inbox orders by (due_date, id) and stops after a page: each filter has an index in
+            # that order, so a page is an index range scan however many cases the town holds.
             models.Index(fields=["town", "due_date", "id"], name="case_town_due"),
-            models.Index(fields=["town", "state", "due_date"], name="case_town_state_due"),
-            models.Index(fields=["kiosk", "due_date"], name="case_kiosk_due"),
-            models.Index(fields=["town", "service_id", "due_date"], name="case_town_service_due"),
+            models.Index(fields=["town", "state", "due_date", "id"], name="case_town_state_due_id"),
+            models.Index(fields=["kiosk", "due_date", "id"], name="case_kiosk_due_id"),
+            models.Index(fields=["town", "service_id", "due_date", "id"], name="case_town_service_due_id"),
         ]
 
     def __str__(self) -> str:

@@ -55,6 +55,7 @@ log = logging.getLogger("backoffice.fleet")
 # The kiosk's PIN hash parameters (locker/staff.py): the kiosk verifies with the same scrypt.
 PIN_KDF = "scrypt:16384:8:1"
 PIN_MIN_DIGITS, PIN_MAX_DIGITS = 6, 12
+UNANSWERED_LIMIT = 3  # a kiosk that stops proving its chain is flagged, not one that lost one answer
 FIRST_GUIDE = Path(__file__).resolve().parents[2] / "assets" / "guide" / "services.toml"
 
 
@@ -125,10 +126,15 @@ def receive_heartbeat(kiosk: Kiosk, hb: contract.Heartbeat, *, clock_skew_s: flo
 def _check_audit(kiosk: Kiosk, state: KioskState, hb: contract.Heartbeat, alerts: Alerts, now: dt.datetime) -> None:
     """Compare what the kiosk's chain holds now with every head it reported before."""
     problems: list[str] = []
-    asked = set(state.audit_challenge or [])
-    proofs = {p.seq: p.hash for p in hb.audit_proofs if p.seq in asked}
-    if asked and hb.sent_at and set(proofs) != asked:
-        problems.append(f"did not answer for audit rows {sorted(asked - set(proofs))}")
+    # Every proof sent is checked against the head kept for its seq, asked for or not: an answer
+    # lost on the way means the kiosk answers the older challenge, which is just as good.
+    proofs = {p.seq: p.hash for p in hb.audit_proofs}
+    if state.audit_challenge and not proofs:
+        state.audit_unanswered += 1
+        if state.audit_unanswered >= UNANSWERED_LIMIT:
+            problems.append(f"answered no audit challenge for {state.audit_unanswered} heartbeats")
+    else:
+        state.audit_unanswered = 0
     known = {h.seq: h for h in AuditHead.objects.filter(kiosk=kiosk, seq__in=[*proofs, hb.audit_seq])}
     for seq, h in proofs.items():
         head = known.get(seq)

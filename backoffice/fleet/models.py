@@ -34,6 +34,7 @@ class KioskState(models.Model):
     audit_seq = models.PositiveBigIntegerField(default=0)
     audit_hash = models.CharField(max_length=64, blank=True)
     audit_challenge = models.JSONField(default=list)  # seqs asked for in the last answer
+    audit_unanswered = models.PositiveIntegerField(default=0)  # heartbeats in a row that sent no proof
     audit_flag = models.TextField(blank=True)  # why the chain no longer matches what it reported
     audit_flagged_at = models.DateTimeField(null=True)
     guide_version = models.PositiveIntegerField(default=1)
