@@ -46,7 +46,7 @@ from flows.fingerprints import FingerprintDirectory
 from flows.frames import FrameSource
 from flows.guide import Service, ServiceGuide
 from flows.kiosk_session import KioskSession, SessionHolder
-from flows.machine import IDLE, FlowMachine
+from flows.machine import ENDED, IDLE, FlowMachine
 from flows.page_outline import Outline, PageOutliner
 from flows.ports import AlertPort, LockerPort
 from flows.receipt import Receipt, ReceiptIssuer, view_params
@@ -172,10 +172,14 @@ class DepositFlow(FlowMachine):
         page_outline_interval: float | None = 0.25,
         documents: DocumentWork | None = None,
         today: Callable[[], dt.date] = dt.date.today,
+        preflight: Callable[[], str | None] | None = None,
         timeouts: Mapping[str, float] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        """``preflight`` is asked before each deposit starts: None, or the name of what is not usable
+        (the runtime checks the free disk space against ``min_free_mb`` and the database)."""
         super().__init__(timeouts=timeouts, clock=clock)
+        self.preflight = preflight
         self.reader = reader
         self.face_frames = face_frames
         self.fingerprint = fingerprint
@@ -217,6 +221,19 @@ class DepositFlow(FlowMachine):
         """Begin a deposit (the idle screen's "start", or a card placed on the reader)."""
         with self._lock:
             if self.state != IDLE:
+                return
+            blocked = self.preflight() if self.preflight is not None else None
+            if blocked:  # e.g. the disk below min_free_mb: say so before any card or face is asked for
+                log.warning("deposit: not started: %s is not usable", blocked)
+                self.outcome = "refused"
+                self.enter(
+                    ENDED,
+                    Screen.MESSAGE,
+                    "flow.out_of_service",
+                    params={"device": blocked},
+                    actions=("ok",),
+                    timeout=self.end_message_s,
+                )
                 return
             self.run = _Run(self.sessions.begin(self.flow_name))
             self.outcome = None

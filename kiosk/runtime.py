@@ -305,7 +305,9 @@ class KioskRuntime:
         self.health: dict[str, StatusTracker] = {
             "store": StatusTracker("store", DeviceStatus.ONLINE),
             "compartments": StatusTracker("compartments", DeviceStatus.ONLINE),  # any usable door left?
+            "disk": StatusTracker("disk", DeviceStatus.ONLINE),  # [store] min_free_mb on the data partition
         }
+        self.disk: Any = None
         self.integrity: Any = None
 
     # -- reading -------------------------------------------------------------------------------
@@ -360,6 +362,12 @@ class KioskRuntime:
         self._check_store_integrity(facts)
         self.outbox = Outbox(self.store.db, list(cfg.alerts.urls))
         self._alert_store_integrity()
+        from locker.diskspace import DiskSpace
+
+        self.disk = DiskSpace(
+            cfg.store.data_dir, cfg.store.min_free_mb, tracker=self.health["disk"], alerts=self.outbox
+        )
+        self.disk.check()
         check_audit_at_start(self.store.audit, self.outbox)
         self.outbox_worker = OutboxWorker(self.outbox)
         self.outbox_worker.start()
@@ -416,6 +424,7 @@ class KioskRuntime:
             max_door_attempts=int(_setting(flows_cfg, "max_door_attempts", 3)),
             finger_timeout=float(_setting(flows_cfg, "finger_timeout_s", 20.0)),
             door_settle_timeout=float(_setting(flows_cfg, "door_settle_timeout_s", 600.0)),
+            preflight=self.deposit_preflight,
             timeouts={k: v for k, v in timeouts.items() if k in DepositFlow.default_timeouts},
         )
         self.results = ResultPickupFlow(
@@ -768,8 +777,18 @@ class KioskRuntime:
         )
 
     # -- supervision ----------------------------------------------------------------------------
+    def deposit_preflight(self) -> str | None:
+        """Asked as a deposit starts: what makes it impossible now (measured now, not last round)."""
+        if not self.health["store"].status.usable:
+            return "store"
+        if self.disk is not None and not self.disk.check():
+            return "disk"
+        return None
+
     def _supervise(self) -> None:
         while not self._stop.wait(self.supervise_interval):
+            if self.disk is not None:
+                self.disk.check()  # the out-of-service screen follows the "disk" status
             idle = self.sessions is not None and self.sessions.current is None
             for slot in list(self.slots.values()):
                 if self._stop.is_set():

@@ -60,7 +60,7 @@ def test_every_device_is_online_and_the_demo_staff_account_exists(kiosk) -> None
     for name in ("idcard", "fingerprint", "locker", "face_camera", "document_camera"):
         wait_until(lambda n=name: runtime.trackers()[n].status.usable, 15, f"{name} online")
     assert runtime.required_devices() == (
-        "idcard", "face_camera", "fingerprint", "document_camera", "locker", "store", "compartments"
+        "idcard", "face_camera", "fingerprint", "document_camera", "locker", "store", "compartments", "disk"
     )
     assert [m.badge_uid for m in runtime.staff_accounts.list_staff()] == [DEMO_BADGE]
     assert runtime.host.publisher.view.screen is Screen.IDLE
