@@ -46,6 +46,26 @@ def wait_until(cond: Callable[[], object], timeout: float = 20.0, what: str = "c
     raise AssertionError(f"timed out waiting for {what}")
 
 
+# A Django shell that stays up: each request is one JSON line of code, each answer one JSON line.
+_REPL = """
+import contextlib, io, json, sys, traceback
+import django
+django.setup()
+from django.db import connections
+for line in sys.stdin:
+    buf = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(buf):
+            exec(json.loads(line), {})
+        answer = {"ok": True, "out": buf.getvalue()}
+    except Exception:
+        answer = {"ok": False, "out": buf.getvalue() + traceback.format_exc()}
+    connections.close_all()
+    sys.__stdout__.write(json.dumps(answer) + "\\n")
+    sys.__stdout__.flush()
+"""
+
+
 class Backoffice:
     """The real back office (Django on SQLite) as its own process; start/stop/kill at will."""
 
@@ -59,6 +79,7 @@ class Backoffice:
                     "DJANGO_SETTINGS_MODULE": "backoffice.settings", "BACKOFFICE_LOG_LEVEL": "INFO",
                     "PYTHONPATH": str(REPO)}
         self.proc: subprocess.Popen[bytes] | None = None
+        self._repl: subprocess.Popen[str] | None = None
         self.manage("migrate", "--noinput")
 
     def manage(self, *args: str) -> str:
@@ -69,9 +90,17 @@ class Backoffice:
         return done.stdout
 
     def shell(self, code: str) -> Any:
-        """Run Python in the back office's Django; its last line printed as JSON comes back."""
-        out = self.manage("shell", "-c", code)
-        return json.loads(out.strip().splitlines()[-1])
+        """Run Python in the back office's Django (one long-lived process); its last printed line, as JSON."""
+        if self._repl is None or self._repl.poll() is not None:
+            self._repl = subprocess.Popen([PY, "-c", _REPL], cwd=REPO, env=self.env, stdin=subprocess.PIPE,
+                                          stdout=subprocess.PIPE, text=True)
+        assert self._repl.stdin is not None and self._repl.stdout is not None
+        self._repl.stdin.write(json.dumps(code) + "\n")
+        self._repl.stdin.flush()
+        answer = json.loads(self._repl.stdout.readline() or '{"ok": false, "out": "back office shell died"}')
+        if not answer["ok"]:
+            raise AssertionError(f"back office shell failed:\n{answer['out']}")
+        return json.loads(answer["out"].strip().splitlines()[-1])
 
     def new_kiosk(self, kiosk_id: str = "qidu-01", town: str = "qidu") -> str:
         """A town and a kiosk in it; returns the one-time enrol code."""
@@ -146,6 +175,12 @@ class Backoffice:
 
         wait_until(up, 60, "the back office to listen")
         return self
+
+    def close_shell(self) -> None:
+        if self._repl is not None:
+            self._repl.kill()
+            self._repl.wait(5)
+            self._repl = None
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
         if self.proc is None:

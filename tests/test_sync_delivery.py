@@ -21,6 +21,7 @@ def backoffice(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backoffice]
     bo.start()
     yield bo
     bo.stop()
+    bo.close_shell()
 
 
 _kiosks = iter(range(1, 1000))
@@ -158,3 +159,33 @@ def test_events_after_the_case_arrive_once_and_move_the_case(kiosk: Kiosk, backo
     worker.queue.set_state("events_cursor", 0)
     assert worker.run_once().events_sent >= 1
     assert [e["kind"] for e in backoffice.events() if e["case"] == code] == ["collected"]
+
+
+def test_door_events_travel_and_wait_for_a_case_still_being_deposited(kiosk: Kiosk, backoffice: Backoffice) -> None:
+    from locker.submissions import Identity
+
+    worker = worker_for(kiosk)
+    audit = kiosk.store.audit
+    # A compartment forced open while empty: a door event with no case.
+    audit.append("system", "locker.forced_open", detail={"compartment": "C02", "what": "door opened without a pulse"})
+    # A resident is mid-deposit when the first door jams: the jam names a case that is still a draft.
+    subs = kiosk.store.submissions
+    service = kiosk.guide.get("property_certificate_print")
+    ticket = subs.open_draft(service_id=service.id, required_papers=service.paper_ids,
+                             identity=Identity("李四", "110101198001011235", {}))
+    audit.append("system", "locker.jammed", case_code=ticket.case_code,
+                 detail={"tx": 7, "compartment": "A03", "result": "door did not open"})
+    first = worker.run_once()
+    assert first.events_sent == 1  # the forced door went; the jam waits for its case
+    kinds = {e["event_id"]: e for e in backoffice.events()}
+    assert [e["kind"] for e in kinds.values() if e["case"] is None][-1] == "forced_open"
+    assert ticket.case_code not in backoffice.cases()
+
+    for p in service.paper_ids:
+        subs.defer_paper(ticket.case_code, p)
+    subs.commit_submission(ticket.case_code, compartment_id="A04")
+    second = worker.run_once()
+    assert second.acknowledged == [ticket.case_code] and second.events_sent == 1
+    held = backoffice.cases()[ticket.case_code]
+    assert "door_jammed" in held["alert"] and "A03" in held["alert"]  # the clerk sees the jam on the case
+    assert [e["kind"] for e in backoffice.events() if e["case"] == ticket.case_code] == ["door_jammed"]

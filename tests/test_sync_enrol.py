@@ -23,6 +23,7 @@ def backoffice(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backoffice]
     bo.start()
     yield bo
     bo.stop()
+    bo.close_shell()
 
 
 def kiosk_cmd(config: Path, *args: str) -> subprocess.CompletedProcess[str]:

@@ -27,6 +27,7 @@ def backoffice(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backoffice]
     bo.start()
     yield bo
     bo.stop()
+    bo.close_shell()
 
 
 _ids = iter(range(1, 1000))
@@ -98,14 +99,17 @@ def test_forged_credential_is_refused_and_the_back_office_logs_it(enrolled: tupl
     (lambda d: d | {"service": {**d["service"], "name_zh": "办" * 300}}, "contract.malformed", "name_zh"),
 ])
 def test_a_refused_package_is_kept_shown_alerted_once_and_never_purged(
-        enrolled: tuple[Kiosk, str], backoffice: Backoffice, mangle, code: str, words: str) -> None:  # noqa: ANN001
+        enrolled: tuple[Kiosk, str], backoffice: Backoffice, mangle, code: str, words: str,  # noqa: ANN001
+        caplog: pytest.LogCaptureFixture) -> None:
     k, _ = enrolled
     alerts = staff_alerts(k)
     worker = worker_for(k, alerts=alerts)
     case_code = deposit(k, service_id="property_certificate_print", scan_bytes=50_000)
     good = deliverable_package(worker, case_code)
     worker.queue.freeze(case_code, json.dumps(mangle(good), ensure_ascii=False).encode())  # as a bad build would
-    report = worker.run_once()
+    with caplog.at_level(logging.ERROR, logger="kiosk.sync.worker"):
+        report = worker.run_once()
+    assert f"back office refused case {case_code} ({code})" in caplog.text and "the kiosk keeps it" in caplog.text
     assert case_code in report.refused and words in report.refused[case_code]
     assert "refused 4" in report.refused[case_code]  # the back office's answer, not a local check
     d = worker.queue.get(case_code)

@@ -41,6 +41,7 @@ def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[KioskRun
                 runtime.close()
     finally:
         backoffice.stop()
+        backoffice.close_shell()
 
 
 def show(runtime: KioskRuntime, screen: Screen, timeout: float = 20.0) -> None:
