@@ -112,6 +112,27 @@ def cmd_devices_identify(cfg: KioskConfig, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_fingerprint_password(cfg: KioskConfig, args: argparse.Namespace) -> int:
+    """Program the sensor with the configured password (a new sensor answers to 0, the factory default)."""
+    from kiosk.config import FingerprintConfig
+    from kiosk.wiring import make_driver
+
+    dev = cfg.devices.get("fingerprint")
+    if not isinstance(dev, FingerprintConfig) or dev.password == 0:
+        print("kiosk devices fingerprint-password: no password configured; put one in a file (mode 600) and name "
+              "it in [devices.fingerprint] password_file", file=sys.stderr)
+        return 2
+    sensor = make_driver(cfg, "fingerprint")
+    sensor.password = args.current  # type: ignore[attr-defined]
+    try:
+        sensor.open()
+        sensor.set_password(dev.password)  # type: ignore[attr-defined]
+    finally:
+        sensor.close()
+    print("the fingerprint sensor now answers only to the configured password")
+    return 0
+
+
 def cmd_sim(cfg: KioskConfig, args: argparse.Namespace) -> int:
     from devices.sim_control import SimControlServer
     from kiosk.wiring import make_simulator, simulated_devices
@@ -243,10 +264,22 @@ def cmd_purge(cfg: KioskConfig, args: argparse.Namespace) -> int:
 
     if _no_store_yet(cfg):
         return 0
+    from flows.fingerprints import DIRECTORY_NAME, PAGE_KEY_PURPOSE, FingerprintDirectory
+    from locker.outbox import Outbox
+
     with _open_store(cfg) as store:
-        job = RetentionJob(store.submissions, days=cfg.store.retention_days, hold_undelivered=cfg.backoffice.enabled)
-        result = job.run()
-        swept = job.sweep()
+        pages = FingerprintDirectory(cfg.store.data_dir / DIRECTORY_NAME,
+                                     lambda n: str(store.cipher.mac(PAGE_KEY_PURPOSE, n)))
+        try:
+            job = RetentionJob(store.submissions, days=cfg.store.retention_days,
+                               hold_undelivered=cfg.backoffice.enabled, uncollected_days=cfg.store.uncollected_days,
+                               warn_days=cfg.store.uncollected_warn_days,
+                               alerts=Outbox(store.db, list(cfg.alerts.urls)) if cfg.alerts.urls else None,
+                               forget_fingerprint=pages.forget)
+            result = job.run()
+            swept = job.sweep()
+        finally:
+            pages.close()
     print(f"purged personal data of {len(result.purged_cases)} case(s), removed {result.files_removed + swept} "
           f"file(s) (retention {cfg.store.retention_days:g} days)")
     return 0
@@ -388,6 +421,9 @@ def build_parser() -> argparse.ArgumentParser:
     ident.add_argument("--names", nargs="*", default=["kiosk-idcard", "kiosk-fingerprint", "kiosk-locker"],
                        help="stable names to give the adapters, in the order listed")
     ident.set_defaults(func=cmd_devices_identify)
+    fpw = dev.add_parser("fingerprint-password", help="program the fingerprint sensor with the configured password")
+    fpw.add_argument("--current", type=lambda v: int(v, 0), default=0, help="the sensor's password now (default 0)")
+    fpw.set_defaults(func=cmd_fingerprint_password)
 
     sim = sub.add_parser("sim", help="run a simulator standalone (or all of them) until Ctrl-C")
     sim.add_argument("device", choices=["all", *ALL_DEVICES])

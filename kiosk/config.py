@@ -123,6 +123,8 @@ class StoreConfig:
     create_key: bool  # make the key on first start (a restored kiosk must get its old key back instead)
     retention_days: float  # personal data of a collected case is deleted this long after collection
     min_free_mb: int  # below this the kiosk stops taking new deposits (doctor shows red)
+    uncollected_days: float = 90.0  # a deposit staff never collected is purged this long after it (0: never)
+    uncollected_warn_days: float = 7.0  # staff are alerted this many days before that purge
 
 
 COMPARTMENT_SIZES = ("small", "medium", "large")
@@ -166,6 +168,7 @@ class UiConfig:
 class AlertsConfig:
     urls: tuple[str, ...]  # apprise URLs for staff: mailto://, dingtalk://, wecom://, json://…
     resident_urls: tuple[str, ...]  # where "your results are ready" goes (an SMS gateway), if anywhere
+    device_down_minutes: float = 5.0  # a required device down this long raises a staff alert (and its return)
 
 
 @dataclass(frozen=True)
@@ -278,6 +281,33 @@ def _serial(r: _Reader, t: dict[str, Any], name: str, sim: bool, default_baud: i
             "timeout": timeout}
 
 
+def _fingerprint_password(r: _Reader, file: str, state_dir: Path) -> int | None:
+    """The sensor password from the systemd credential, else from ``password_file``; None: neither."""
+    where = "devices.fingerprint.password_file"
+    cred_dir = os.environ.get("CREDENTIALS_DIRECTORY")
+    cred = Path(cred_dir) / "kiosk-fingerprint-password" if cred_dir else None
+    if cred is not None and cred.exists():
+        p = cred
+    elif file:
+        pp = Path(os.path.expanduser(file))
+        p = pp if pp.is_absolute() else state_dir / pp
+        try:
+            mode = p.stat().st_mode & 0o077
+        except OSError as exc:
+            r.check(False, f"{where}: cannot read {p}: {exc.strerror}")
+            return None
+        r.check(mode == 0, f"{where}: {p} is readable by others; chmod 600 {p}")
+    else:
+        return None
+    try:
+        value = int(p.read_text().strip(), 0)
+    except (OSError, ValueError):
+        r.check(False, f"{where}: {p} must hold one number (decimal, or 0x… hex)")
+        return None
+    r.check(0 < value <= 0xFFFFFFFF, f"{where}: the password in {p} must be 1 to 0xFFFFFFFF (0 is the factory default)")
+    return value
+
+
 def parse_config(data: dict[str, Any], path: Path) -> KioskConfig:
     """Build a KioskConfig from parsed TOML; raises ConfigError listing every problem found."""
     r = _Reader()
@@ -308,11 +338,18 @@ def parse_config(data: dict[str, Any], path: Path) -> KioskConfig:
     devices["idcard"] = IdCardConfig(**common, wlt_decoder=r.get(t, "wlt_decoder", "devices.idcard", str, ""))
 
     t = devs.get("fingerprint", {})
-    r.unknown_keys(t, "devices.fingerprint", _COMMON | {"port", "baudrate", "timeout", "address", "password"})
+    r.unknown_keys(t, "devices.fingerprint",
+                   _COMMON | {"port", "baudrate", "timeout", "address", "password", "password_file"})
     common = _serial(r, t, "fingerprint", sim.enabled, 57600)
     r.check(common["baudrate"] % 9600 == 0, "devices.fingerprint.baudrate: the sensor takes multiples of 9600")
     address = r.get(t, "address", "devices.fingerprint", int, 0xFFFFFFFF)
     password = r.get(t, "password", "devices.fingerprint", int, 0)
+    # The sensor's password is a secret like the data key: a file (mode 0600, outside the data) or
+    # the systemd credential kiosk-fingerprint-password; the inline `password` is for simulators.
+    password_file = r.get(t, "password_file", "devices.fingerprint", str, "")
+    secret = _fingerprint_password(r, password_file, resolve(str(k.get("state_dir", "var"))))
+    if secret is not None:
+        password = secret
     for key, v in (("address", address), ("password", password)):
         r.check(0 <= v <= 0xFFFFFFFF, f"devices.fingerprint.{key}: {v} does not fit in 4 bytes")
     devices["fingerprint"] = FingerprintConfig(**common, address=address, password=password)
@@ -403,7 +440,8 @@ def parse_config(data: dict[str, Any], path: Path) -> KioskConfig:
 
     state_dir = resolve(r.get(k, "state_dir", "kiosk", str, "var"))
     st = data.get("store", {})
-    r.unknown_keys(st, "store", {"data_dir", "key_file", "create_key", "retention_days", "min_free_mb"})
+    r.unknown_keys(st, "store", {"data_dir", "key_file", "create_key", "retention_days", "min_free_mb",
+                                 "uncollected_days", "uncollected_warn_days"})
 
     def under_state(p: str) -> Path:
         pp = Path(os.path.expanduser(p))
@@ -415,13 +453,21 @@ def parse_config(data: dict[str, Any], path: Path) -> KioskConfig:
         create_key=r.get(st, "create_key", "store", bool, True),
         retention_days=r.get(st, "retention_days", "store", float, 30.0),
         min_free_mb=r.get(st, "min_free_mb", "store", int, 500),
+        uncollected_days=r.get(st, "uncollected_days", "store", float, 90.0),
+        uncollected_warn_days=r.get(st, "uncollected_warn_days", "store", float, 7.0),
     )
+    r.check(0 <= store.uncollected_days <= 3650,
+            f"store.uncollected_days: {store.uncollected_days} out of range (0 = never, up to 3650)")
+    r.check(0 <= store.uncollected_warn_days < max(store.uncollected_days, 1),
+            f"store.uncollected_warn_days: {store.uncollected_warn_days} must be below uncollected_days")
     r.check(0 < store.retention_days <= 3650, f"store.retention_days: {store.retention_days} out of range (0–3650)")
     r.check(store.key_file.parent.resolve() != store.data_dir.resolve()
             and store.data_dir.resolve() not in store.key_file.resolve().parents,
             f"store.key_file: {store.key_file} lies inside store.data_dir; keep the key outside the data")
     al = data.get("alerts", {})
-    r.unknown_keys(al, "alerts", {"urls", "resident_urls"})
+    r.unknown_keys(al, "alerts", {"urls", "resident_urls", "device_down_minutes"})
+    device_down_minutes = r.get(al, "device_down_minutes", "alerts", float, 5.0)
+    r.check(0 < device_down_minutes <= 1440, f"alerts.device_down_minutes: {device_down_minutes} out of range (0–1440)")
     urls = r.get(al, "urls", "alerts", list, [])
     resident_urls = r.get(al, "resident_urls", "alerts", list, [])
     for key, values in (("urls", urls), ("resident_urls", resident_urls)):
@@ -439,7 +485,7 @@ def parse_config(data: dict[str, Any], path: Path) -> KioskConfig:
         simulator=sim,
         store=store,
         alerts=AlertsConfig(tuple(u for u in urls if isinstance(u, str)),
-                            tuple(u for u in resident_urls if isinstance(u, str))),
+                            tuple(u for u in resident_urls if isinstance(u, str)), device_down_minutes),
         lockers=lockers,
         ui=ui,
         flows=flows,

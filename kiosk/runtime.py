@@ -298,6 +298,7 @@ class KioskRuntime:
         self.staff: Any = None
         self.sessions: Any = None
         self.demo_staff_seeded = False
+        self.device_alerts: Any = None
         self._stop = threading.Event()
         self._supervisor: threading.Thread | None = None
         self._closers: list[Callable[[], None]] = []
@@ -461,6 +462,7 @@ class KioskRuntime:
         )
         self.host.start()
         self._closers.append(self.host.stop)
+        self._start_device_alerts()
         self._show_staffed_hours()
         self._start_badge_readers()
         self._supervisor = threading.Thread(target=self._supervise, name="device-supervisor", daemon=True)
@@ -801,6 +803,40 @@ class KioskRuntime:
                     slot.connect()
                 elif idle:
                     slot.health_check()
+            self._after_round(idle)
+
+    def _start_device_alerts(self) -> None:
+        """Staff alerts for required devices down for N minutes, and systemd's STATUS= (issue 12)."""
+        from kiosk.device_alerts import DeviceDownAlerts
+        from kiosk.sdnotify import Notifier
+
+        minutes = float(_setting(self.cfg.alerts, "device_down_minutes", 5.0))
+        self.device_alerts = DeviceDownAlerts(
+            self.trackers,
+            self.required_devices,
+            self.outbox,
+            after_s=minutes * 60,
+            activity=self._activity,
+            notifier=Notifier(),
+            kiosk_name=self.cfg.name,
+        )
+
+    def _activity(self) -> str:
+        current = self.sessions.current if self.sessions is not None else None
+        return "idle" if current is None else f"{current.flow} in progress"
+
+    def _after_round(self, idle: bool) -> None:
+        """After each supervisor round: device alerts and STATUS=, then (idle) purged fingerprint pages."""
+        try:
+            if self.device_alerts is not None:
+                self.device_alerts.check()
+            fp = self.slots.get("fingerprint")
+            if idle and self.fingerprints is not None and fp is not None and fp.healthy:
+                self.fingerprints.wipe_pending(self.drivers["fingerprint"])
+        except KioskError as exc:
+            log.warning("supervisor: %s", exc)
+        except Exception:  # the supervisor must keep running
+            log.exception("supervisor: after-round work failed")
 
     def supervise_once(self) -> None:
         """One supervisor round now (tests, and the app after a simulator was plugged back)."""
@@ -811,6 +847,7 @@ class KioskRuntime:
                 slot.connect()
             elif self.sessions is None or self.sessions.current is None:
                 slot.health_check()
+        self._after_round(self.sessions is None or self.sessions.current is None)
 
 
 __all__ = ["DEMO_BADGE", "DEMO_PIN", "CameraSlot", "DeviceSlot", "KioskRuntime", "SlotFrames", "check_slots"]

@@ -57,9 +57,18 @@ class RetentionResult:
 
 class RetentionJob:
     def __init__(self, store: SubmissionStore, *, days: float, clock: Callable[[], float] | None = None,
-                 hold_undelivered: bool = True) -> None:
+                 hold_undelivered: bool = True, uncollected_days: float = 0.0, warn_days: float = 7.0,
+                 alerts: Any = None, forget_fingerprint: Callable[[str], object] | None = None) -> None:
         self.store = store
         self.days = days
+        # Deposits staff never collected: purged after uncollected_days (0: kept), staff warned
+        # warn_days before (issue 12: they used to keep identity and fingerprint for ever).
+        self.uncollected_days = uncollected_days
+        self.warn_days = warn_days
+        self.alerts = alerts
+        # Drops the resident's fingerprint page mapping and queues the sensor page for deletion
+        # (flows.fingerprints.FingerprintDirectory.forget), when no other live case needs it.
+        self.forget_fingerprint = forget_fingerprint
         # A case the back office has not acknowledged is its only copy: never purged (kiosk/sync).
         # False only where no back office is configured ([backoffice] enabled = false).
         self.hold_undelivered = hold_undelivered
@@ -69,18 +78,25 @@ class RetentionJob:
         cutoff = self.clock() - self.days * DAY
         db = self.store.db
         purged: list[str] = []
+        self._warn_uncollected(actor)
+        uncollected_cutoff = self.clock() - self.uncollected_days * DAY
         with db.transaction() as conn:
             rows = conn.execute(
-                "SELECT id, case_code FROM cases WHERE purged_at IS NULL"
-                " AND state IN ('collected', 'result_collected', 'closed', 'cancelled') AND"
-                " COALESCE(collected_at, cancelled_at) IS NOT NULL AND (COALESCE(collected_at, cancelled_at) <= ?"
-                "  OR (state = 'cancelled' AND committed_at IS NULL AND cancelled_at <= ?))"
+                "SELECT id, case_code, state FROM cases WHERE purged_at IS NULL AND ("
+                " (state IN ('collected', 'result_collected', 'closed', 'cancelled') AND"
+                "  COALESCE(collected_at, cancelled_at) IS NOT NULL AND COALESCE(collected_at, cancelled_at) <= ?)"
+                " OR (state = 'cancelled' AND committed_at IS NULL AND cancelled_at <= ?)"
+                " OR (? > 0 AND state = 'committed' AND committed_at <= ?))"
                 " AND (? = 0 OR NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.case_code = cases.case_code"
                 " AND d.acknowledged_at IS NULL))",
-                (cutoff, self.clock() - min(self.days, DRAFT_DAYS) * DAY, int(self.hold_undelivered)),
+                (cutoff, self.clock() - min(self.days, DRAFT_DAYS) * DAY, self.uncollected_days,
+                 uncollected_cutoff, int(self.hold_undelivered)),
             ).fetchall()
             now = self.clock()
+            batch = {int(r["id"]) for r in rows}
             for r in rows:
+                if self.forget_fingerprint is not None:
+                    self._forget_fingerprint(r["case_code"], batch)
                 conn.execute(
                     "UPDATE cases SET identity_enc = NULL, photo_enc = NULL, fingerprint_enc = NULL,"
                     " id_masked = NULL, name_masked = NULL, purged_at = ?, updated_at = ? WHERE id = ?",
@@ -89,12 +105,10 @@ class RetentionJob:
                 n = conn.execute(
                     "UPDATE scan_files SET purged_at = ? WHERE case_id = ? AND purged_at IS NULL", (now, r["id"])
                 ).rowcount
-                self.store.audit.append(
-                    actor,
-                    "case.purged",
-                    case_code=r["case_code"],
-                    detail={"retention_days": self.days, "scan_files": n},
-                )
+                detail: dict[str, Any] = {"retention_days": self.days, "scan_files": n}
+                if r["state"] == "committed":
+                    detail = {"uncollected_days": self.uncollected_days, "scan_files": n}
+                self.store.audit.append(actor, "case.purged", case_code=r["case_code"], detail=detail)
                 purged.append(r["case_code"])
         if purged:
             wipe_freed_pages(db)
@@ -102,6 +116,47 @@ class RetentionJob:
         if purged:
             log.info("retention purged %d case(s), removed %d scan file(s)", len(purged), removed)
         return RetentionResult(purged, removed)
+
+    def _forget_fingerprint(self, case_code: str, batch: set[int]) -> None:
+        """The resident's sensor page goes with their data, unless another live case still needs it."""
+        assert self.forget_fingerprint is not None
+        try:
+            id_number = self.store.identity(case_code).id_number
+        except Exception as exc:  # unreadable identity: nothing to look the page up by
+            log.warning("retention: case %s: identity not readable (%s); its fingerprint page stays", case_code, exc)
+            return
+        from devices.privacy import mask_id_number
+
+        others = self.store.db.query(
+            "SELECT id, case_code FROM cases WHERE purged_at IS NULL AND id_masked = ? AND identity_enc IS NOT NULL",
+            (mask_id_number(id_number),),
+        )
+        for o in others:
+            if int(o["id"]) not in batch and self.store.identity(o["case_code"]).id_number == id_number:
+                return  # the same resident has a live case: keep the page
+        self.forget_fingerprint(id_number)
+
+    def _warn_uncollected(self, actor: str) -> None:
+        """One staff alert per deposit that will be purged uncollected within warn_days."""
+        if self.uncollected_days <= 0:
+            return
+        warn_at = self.clock() - max(0.0, self.uncollected_days - self.warn_days) * DAY
+        rows = self.store.db.query(
+            "SELECT c.case_code, c.compartment_id, c.committed_at FROM cases c WHERE c.purged_at IS NULL"
+            " AND c.state = 'committed' AND c.committed_at <= ? AND NOT EXISTS (SELECT 1 FROM audit_log a"
+            " WHERE a.case_code = c.case_code AND a.action = 'case.purge_warned')",
+            (warn_at,),
+        )
+        for r in rows:
+            purge_on = r["committed_at"] + self.uncollected_days * DAY
+            days_left = max(0.0, (purge_on - self.clock()) / DAY)
+            text = (f"Case {r['case_code']} in compartment {r['compartment_id']} was never collected; its personal "
+                    f"data is deleted in {days_left:.0f} day(s) ({self.uncollected_days:g} days after the deposit).")
+            if self.alerts is not None:
+                self.alerts.enqueue("case_uncollected", "材料久未取走 Deposit never collected", text, r["case_code"])
+            self.store.audit.append(actor, "case.purge_warned", case_code=r["case_code"],
+                                    detail={"days_left": round(days_left, 1)})
+            log.warning("retention: %s", text)
 
     def sweep(self) -> int:
         """Unlink every file that belongs to a purged scan row and still exists."""
