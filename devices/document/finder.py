@@ -38,6 +38,7 @@ class FinderParams:
     max_angle_deg: float = 130.0
     max_aspect: float = 6.0  # long receipts
     min_step: float = 10.0  # grey levels between inside and outside of every side
+    max_bow: float = 0.06  # a side's edge may leave the straight line by this × its length (bowed page)
     canny_thresholds: tuple[tuple[int, int], ...] = ((20, 60), (40, 120), (80, 200))
     # False: the edge passes run only when brightness segmentation found no plausible page
     always_try_edges: bool = False
@@ -113,39 +114,95 @@ def _segment_candidates(small_bgr: np.ndarray, grey: np.ndarray, min_area: float
     quads: list[Quad] = []
     k_open = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
     k_close = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (9, 9))
+    # a patterned cloth has paper-bright spots that touch a small page and spoil its outline; an
+    # opening wider than the spots (1/40 of the frame) but narrower than a till receipt cuts them off
+    side = max(7, round(max(grey.shape) / 24) | 1)
+    k_wide = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (side, side))
     for ch in channels:
         ch = cv2.GaussianBlur(ch, (5, 5), 0)
         _, mask = cv2.threshold(ch, 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)
         mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, k_open)
         mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, k_close)
-        contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-        quads += _quads_from_contours(list(contours), min_area)
+        for m in (mask, cv2.morphologyEx(mask, cv2.MORPH_OPEN, k_wide)):
+            contours, _ = cv2.findContours(m, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+            quads += _quads_from_contours(list(contours), min_area)
     return quads
 
 
-def _side_steps(grey: np.ndarray, quad: Quad, offset: float = 3.0, samples: int = 24) -> list[float]:
-    """Median (inside − outside) brightness just across each side.
+def _profiles(
+    grey: np.ndarray, a: np.ndarray, d: np.ndarray, n: np.ndarray, t: np.ndarray, offs: np.ndarray
+) -> np.ndarray:
+    """Grey values on a grid: ``len(t)`` points along a→a+d, each read at ``offs`` px along ``n``."""
+    pts = a[None, None, :] + t[:, None, None] * d[None, None, :] + offs[None, :, None] * n[None, None, :]
+    pts = pts.astype(np.float32)
+    vals = cv2.remap(grey, pts[..., 0], pts[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return vals.astype(np.float32)
+
+
+def _side_steps(
+    grey: np.ndarray, quad: Quad, offset: float = 3.0, samples: int = 24, bow: float = 0.06, min_step: float = 0.0
+) -> list[float]:
+    """Median (inside − outside) brightness across each side, following the edge if the page bows.
 
     A real page edge gives the same step all along a side; a side drawn through texture gives a
-    median near zero even where the texture itself is full of edges.
+    median near zero even where the texture itself is full of edges. The step is read first just
+    across the straight side. A page that is not flat (a bowed edge, a curled corner) leaves the
+    straight line between its corners by up to a few per cent of the side: where the straight
+    reading falls short of ``min_step``, the edge is looked for within ``bow`` × the side length
+    on either side, and counted only when the strongest step lies on one smooth curve along the
+    side (a quadratic through its positions holds 70 % of them within 1.5 px). Texture puts its
+    strongest steps at random offsets and fails that; a bowed page edge passes. The preview and
+    the capture search on the same copy with this same test, so they always agree.
     """
     q = quad.astype(np.float32)
     centre = q.mean(axis=0)
-    t = np.linspace(0.1, 0.9, samples, dtype=np.float32)[:, None]
+    t = np.linspace(0.1, 0.9, samples, dtype=np.float32)
     steps = []
     for i in range(4):
         a, b = q[i], q[(i + 1) % 4]
         d = b - a
-        n = np.array([-d[1], d[0]], np.float32) / (np.linalg.norm(d) + 1e-6)
+        length = float(np.linalg.norm(d)) + 1e-6
+        n = np.array([-d[1], d[0]], np.float32) / length
         if np.dot(centre - a, n) < 0:
             n = -n  # n points into the page
-        pts = a + t * d
-        inside, outside = pts + offset * n, pts - offset * n
-        both = np.concatenate([inside, outside]).reshape(1, -1, 2)
-        vals = cv2.remap(grey, both[..., 0], both[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        vals = vals.reshape(-1).astype(np.float32)
-        steps.append(float(np.median(vals[:samples] - vals[samples:])))
+        straight = _profiles(grey, a, d, n, t, np.array([offset, -offset], np.float32))
+        step = float(np.median(straight[:, 0] - straight[:, 1]))
+        if abs(step) < min_step and bow > 0:
+            step = _bowed_step(grey, a, d, n, t, offset, max(offset, bow * length), step)
+        steps.append(step)
     return steps
+
+
+def _bowed_step(
+    grey: np.ndarray,
+    a: np.ndarray,
+    d: np.ndarray,
+    n: np.ndarray,
+    t: np.ndarray,
+    offset: float,
+    band: float,
+    straight: float,
+) -> float:
+    """The side's step where the edge is allowed to curve within ±``band`` px (see ``_side_steps``)."""
+    half = int(round(offset))
+    span = int(math.ceil(band))
+    offs = np.arange(-span - half, span + half + 1, dtype=np.float32)
+    vals = _profiles(grey, a, d, n, t, offs)
+    across = vals[:, 2 * half :] - vals[:, : -2 * half]  # inside − outside, centred on offs[half:-half]
+    best = straight
+    rows = np.arange(len(t))
+    for sign in (1.0, -1.0):
+        k = np.argmax(sign * across, axis=1)
+        peak = across[rows, k]
+        pos = k.astype(np.float64)
+        fit = np.polyval(np.polyfit(t.astype(np.float64), pos, 2), t)
+        inliers = np.abs(pos - fit) <= 1.5
+        if inliers.mean() < 0.7:
+            continue
+        value = float(np.median(peak[inliers]))
+        if abs(value) > abs(best) and value * sign > 0:
+            best = value
+    return best
 
 
 def _plausible(quad: Quad, image_area: float, params: FinderParams) -> bool:
@@ -168,9 +225,26 @@ def _checked(
     for quad in quads:
         if not _plausible(quad, image_area, params):
             continue
-        steps = _side_steps(blur, quad)
+        steps = _side_steps(blur, quad, min_step=params.min_step, bow=params.max_bow)
+        strong = sum(abs(s) >= params.min_step for s in steps)
+        if strong == 3:
+            # one weak side next to strong ones: usually a corner dragged off by something bright
+            # touching the page (a spot on a patterned cloth). Re-fit the four sides on their own
+            # edges, as the full-frame refinement does, and judge the snapped outline instead.
+            top, right, bottom, left = side_lengths(quad)
+            snapped = refine_corners(blur, quad, radius=max(4.0, 0.12 * min(top, right, bottom, left)))
+            if snapped is not quad and _plausible(snapped, image_area, params):
+                quad = snapped
+                steps = _side_steps(blur, quad, min_step=params.min_step, bow=params.max_bow)
         same_sign = all(s > 0 for s in steps) or all(s < 0 for s in steps)
         weakest = min(steps, key=abs)
+        if weakest < 0 and same_sign and abs(weakest) >= params.min_step:
+            # darker inside than around: a dark page on a bright desk, or a ruled table printed on
+            # white paper filling the frame (a flat scan). Paper is darker than its surround well
+            # beyond the edge; a printed frame is white again a few pixels further in.
+            far = _side_steps(blur, quad, offset=8.0, bow=0.0)
+            if not all(f <= -params.min_step for f in far):
+                continue
         if same_sign and abs(weakest) >= params.min_step:
             out.append(Candidate(quad, quad_area(quad), weakest, source))
     return out

@@ -62,14 +62,55 @@ def sharpness(grey: np.ndarray, tiles: int = 8) -> float:
     return float(np.percentile(values, 90)) if values else 0.0
 
 
-def glare_fraction(grey: np.ndarray, level: int = 250, min_blob_fraction: float = 0.002) -> float:
-    """Share of the page inside saturated blobs big enough to hide a word."""
+def glare_fraction(
+    grey: np.ndarray,
+    level: int = 250,
+    min_blob_fraction: float = 0.002,
+    surround_drop: float = 15.0,
+    max_dark_inside: float = 0.01,
+) -> float:
+    """Share of the page inside glare spots big enough to hide a word.
+
+    Glare is a specular highlight: a burnt-out blob (≥ ``level``) that is brighter than the paper
+    around it and has no print left inside it. So a saturated blob counts only when
+
+    * the ring just outside it is darker by at least ``surround_drop`` grey levels (median): white
+      paper filling the frame, or a bright but evenly lit page, is as bright around any bright
+      patch as in it, and is not glare;
+    * at most ``max_dark_inside`` of its filled outline is dark print (grey < 160): a bright page
+      area with text on it is readable, however white the paper; a highlight burns the text out.
+
+    The rim of a real highlight is sharp (the brightness climbs to saturation within a few pixels
+    of the blob), which the surround test measures on a ring a few pixels wide.
+    """
     mask = (grey >= level).astype(np.uint8)
     mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
-    n, _, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
     min_blob = min_blob_fraction * grey.size
-    areas = stats[1:n, cv2.CC_STAT_AREA] if n > 1 else np.zeros(0)
-    return float(areas[areas >= min_blob].sum()) / float(grey.size)
+    ring_px = max(3, round(0.01 * max(grey.shape)))
+    ring_kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * ring_px + 1, 2 * ring_px + 1))
+    total = 0
+    for i in range(1, n):
+        area = int(stats[i, cv2.CC_STAT_AREA])
+        if area < min_blob:
+            continue
+        x, y, w, h = (int(v) for v in stats[i, :4])
+        x0, y0 = max(0, x - 2 * ring_px), max(0, y - 2 * ring_px)
+        x1, y1 = min(grey.shape[1], x + w + 2 * ring_px), min(grey.shape[0], y + h + 2 * ring_px)
+        blob = (labels[y0:y1, x0:x1] == i).astype(np.uint8)
+        contours, _ = cv2.findContours(blob, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+        filled = np.zeros_like(blob)
+        cv2.drawContours(filled, contours, -1, 1, -1)
+        crop = grey[y0:y1, x0:x1]
+        if float((crop[filled > 0] < 160).mean()) > max_dark_inside:
+            continue  # print inside: readable paper, not a highlight
+        ring = cv2.dilate(filled, ring_kernel) > filled
+        if int(ring.sum()) < 0.2 * area ** 0.5 * ring_px:
+            continue  # no surround to compare with (the blob is the whole page)
+        if float(np.median(crop[ring])) > level - surround_drop:
+            continue  # no brighter than the paper around it
+        total += area
+    return float(total) / float(grey.size)
 
 
 def assess(page: np.ndarray, *, min_sharpness: float, max_glare: float) -> QualityVerdict:

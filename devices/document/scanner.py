@@ -33,8 +33,9 @@ class FallbackReason(StrEnum):
 
 @dataclass(frozen=True)
 class ScanOptions:
-    work_long_side: int = 800  # size of the copy the page is searched on
-    preview_long_side: int = 400  # size for find_page_outline
+    # size of the copy the page is searched on, by the live preview and the capture alike: the
+    # same copy and the same checks, so an outline the resident sees is the page the scan finds
+    work_long_side: int = 640
     finder: FinderParams = field(default_factory=FinderParams)
     refine: bool = True  # re-measure the corners on the full frame
     paper_tolerance: float = 0.03  # relative ratio difference that still snaps to a paper size
@@ -81,22 +82,28 @@ def _check_frame(frame: object) -> np.ndarray:
     return frame
 
 
-def find_page_outline(frame: np.ndarray, options: ScanOptions | None = None) -> Quad | None:
-    """Coarse page corners in frame pixels for the live preview, or None. Cheap: ~400 px search."""
-    options = options or ScanOptions()
-    frame = _check_frame(frame)
-    small, factor = downscale(frame, options.preview_long_side)
+def _search(frame: np.ndarray, options: ScanOptions) -> tuple[Quad | None, float]:
+    """The page search both the preview and the capture run: coarse corners in frame pixels."""
+    small, factor = downscale(frame, options.work_long_side)
     quad, _ = best_quad(small, options.finder)
-    return None if quad is None else to_full(quad, factor)
+    return (None if quad is None else to_full(quad, factor)), factor
+
+
+def find_page_outline(frame: np.ndarray, options: ScanOptions | None = None) -> Quad | None:
+    """Coarse page corners in frame pixels for the live preview, or None.
+
+    Exactly the search ``scan_page`` runs, without the full-resolution corner refinement: the
+    preview must never draw an outline the capture then does not find (nor the reverse).
+    """
+    options = options or ScanOptions()
+    return _search(_check_frame(frame), options)[0]
 
 
 def locate_page(frame: np.ndarray, options: ScanOptions) -> Quad | None:
     """Accurate page corners in frame pixels, or None."""
-    small, factor = downscale(frame, options.work_long_side)
-    quad, _ = best_quad(small, options.finder)
-    if quad is None:
+    full, factor = _search(frame, options)
+    if full is None:
         return None
-    full = to_full(quad, factor)
     if options.refine:
         full = refine_corners(frame, full, radius=3.0 * factor + 4.0)
     return full

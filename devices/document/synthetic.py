@@ -128,8 +128,14 @@ def compose(
     blur_sigma: float = 0.0,
     glare: bool = False,
     seed: int = 3,
+    page_alpha: np.ndarray | None = None,
+    shade: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Put ``page`` onto ``background`` with its outer edges at ``corners`` (pixel centres)."""
+    """Put ``page`` onto ``background`` with its outer edges at ``corners`` (pixel centres).
+
+    ``page_alpha`` (page-sized, 0-1) cuts the page's shape (a bowed edge, a curled corner);
+    ``shade`` (frame-sized gain) darkens the whole scene after composing (a shadow, side light).
+    """
     h, w = background.shape[:2]
     img = background.astype(np.float32)
     if page is not None and corners is not None:
@@ -139,7 +145,7 @@ def compose(
         # alpha from a zero-padded mask: bilinear interpolation puts the 50 % crossing exactly on the
         # page's outer edge, so the truth is sub-pixel without a supersampled warp
         mask_src = np.zeros((ph + 2, pw + 2), np.float32)
-        mask_src[1:-1, 1:-1] = 1.0
+        mask_src[1:-1, 1:-1] = 1.0 if page_alpha is None else page_alpha
         shift = np.array([[1, 0, 1], [0, 1, 1], [0, 0, 1]], np.float64)  # page px -> padded px
         m_pad = m @ np.linalg.inv(shift)
         alpha = cv2.warpPerspective(mask_src, m_pad, (w, h), flags=cv2.INTER_LINEAR)[..., None]
@@ -158,6 +164,8 @@ def compose(
         img = img * gain[..., None]
         if glare:
             img = np.maximum(img, 0)
+    if shade is not None:
+        img = img * shade[..., None]
     if blur_sigma > 0:
         img = cv2.GaussianBlur(img, (0, 0), blur_sigma)
     if noise_sigma > 0:
@@ -243,3 +251,99 @@ def empty_photo(*, background: str = "wood", seed: int = 0) -> SyntheticPhoto:
     """The desk with nothing on it."""
     bg = wood_background(seed=seed + 1) if background == "wood" else cloth_background(seed=seed + 1)
     return SyntheticPhoto(compose(bg, None, None, seed=seed + 2), None, None, (0, 0))
+
+
+# -- the hard cases seen on real photos --------------------------------------------------------
+
+
+def _a4_corners(px_per_mm: float = 5.8) -> np.ndarray:
+    return project_rectangle(
+        210, 297, px_per_mm=px_per_mm, centre_mm=(12, 4), turn_deg=7.0, tilt_x_deg=9.0, tilt_y_deg=-6.0
+    )
+
+
+def bowed_photo(*, bow_px: float = 43.0, curl: bool = False, seed: int = 0) -> SyntheticPhoto:
+    """An A4 page on wood whose right edge bows inward by ``bow_px`` (a page that does not lie flat).
+
+    The page content is squeezed with the edge, as paper that arches up is seen from above, and with
+    ``curl`` the bottom-right corner also curls up (a rounded cut with a shadow under it). The true
+    corners are those of the flat sheet: the bowed side still starts and ends at them.
+    """
+    pw, ph = 1240, 1754
+    page = render_page(pw, ph, qr_data="KIOSK-2026-000777", seed=seed)
+    corners = _a4_corners()
+    scale = float(np.linalg.norm(corners[1] - corners[0])) / pw  # frame px per page px
+    b = bow_px / scale
+    yy, xx = np.mgrid[0:ph, 0:pw].astype(np.float32)
+    edge = pw - b * np.sin(np.pi * (yy + 0.5) / ph)  # where the right edge now is, per row
+    src_x = xx * pw / edge  # content squeezed towards the left as the edge moves in
+    page = cv2.remap(page, src_x, yy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    alpha = np.clip(edge - xx, 0.0, 1.0).astype(np.float32)
+    if curl:
+        r = 0.09 * pw  # a corner rounded off by ~9 % of the width
+        d = np.hypot(np.maximum(xx - (pw - r), 0), np.maximum(yy - (ph - r), 0))
+        alpha = np.minimum(alpha, np.clip(r - d, 0.0, 1.0))
+    bg = wood_background(seed=seed + 1)
+    shade = None
+    if curl:  # the lifted corner casts a soft shadow on the desk
+        spot = np.zeros(bg.shape[:2], np.float32)
+        cv2.circle(spot, tuple(int(v) for v in corners[2]), int(0.06 * scale * pw), 1.0, -1)
+        shade = 1.0 - 0.35 * cv2.GaussianBlur(spot, (0, 0), 25)
+    frame = compose(bg, page, corners, seed=seed + 2, page_alpha=alpha, shade=shade)
+    return SyntheticPhoto(frame, corners, "KIOSK-2026-000777", (pw, ph))
+
+
+def white_scan_photo(*, qr_data: str = "SCAN-2026-0042", seed: int = 0) -> SyntheticPhoto:
+    """A clean flat scan: white paper filling the whole frame, evenly lit, paper at 250-255.
+
+    There is no outline to find (the page is the frame) and nothing is glare: the bright area has
+    text in it and is no brighter than the paper around it.
+    """
+    w, h = FRAME_SIZE
+    page = render_page(1944, 2592, qr_data=qr_data, seed=seed)
+    page = cv2.rotate(page, cv2.ROTATE_90_CLOCKWISE)  # landscape frame, portrait form turned
+    paper = np.where(page >= 230, 253, page).astype(np.uint8)  # scanner white, not 238 grey
+    frame = compose(paper, None, None, light=False, noise_sigma=1.5, seed=seed + 2)
+    return SyntheticPhoto(frame, None, qr_data, (w, h))
+
+
+def pattern_background(size: tuple[int, int] = FRAME_SIZE, seed: int = 4) -> np.ndarray:
+    """A busy printed tablecloth: white and coloured flowers and dots as bright as paper."""
+    w, h = size
+    rng = np.random.default_rng(seed)
+    img = np.empty((h, w, 3), np.uint8)
+    img[:] = (60, 120, 40)  # green
+    for _ in range(900):
+        c = (int(rng.integers(0, w)), int(rng.integers(0, h)))
+        r = int(rng.integers(8, 40))
+        colour = [(245, 245, 245), (40, 40, 200), (30, 200, 230), (200, 80, 60)][int(rng.integers(0, 4))]
+        cv2.circle(img, c, r, colour, -1, cv2.LINE_AA)
+        cv2.circle(img, c, max(2, r // 3), (20, 20, 20), -1, cv2.LINE_AA)
+    return img
+
+
+def receipt_on_pattern_photo(*, qr_data: str = "RCPT-7", seed: int = 0) -> SyntheticPhoto:
+    """A 58 mm till receipt (about 2.5 % of the frame) on a busy patterned tablecloth."""
+    pw, ph = 348, 720
+    page = render_page(pw, ph, qr_data=qr_data, seed=seed)
+    corners = project_rectangle(
+        58, 120, px_per_mm=5.0, centre_mm=(-70, 20), turn_deg=18.0, tilt_x_deg=4.0, tilt_y_deg=-3.0
+    )
+    frame = compose(pattern_background(seed=seed + 4), page, corners, seed=seed + 2)
+    return SyntheticPhoto(frame, corners, qr_data, (pw, ph))
+
+
+def side_light_photo(*, seed: int = 0) -> SyntheticPhoto:
+    """An A4 page on wood under strong light from the left, a hard shadow band across page and desk."""
+    pw, ph = 1240, 1754
+    page = render_page(pw, ph, qr_data="KIOSK-2026-000555", seed=seed)
+    corners = _a4_corners()
+    w, h = FRAME_SIZE
+    xx = np.linspace(0.0, 1.0, w, dtype=np.float32)[None, :]
+    shade = np.repeat(1.25 - 0.85 * xx, h, axis=0)  # bright left, dim right
+    band = np.zeros((h, w), np.float32)
+    poly = np.array([[0, int(0.45 * h)], [w, int(0.30 * h)], [w, int(0.42 * h)], [0, int(0.60 * h)]], np.int32)
+    cv2.fillConvexPoly(band, poly, 1.0, cv2.LINE_AA)  # an arm's or the camera arm's shadow
+    shade = shade * (1.0 - 0.55 * cv2.GaussianBlur(band, (0, 0), 4))
+    frame = compose(wood_background(seed=seed + 1), page, corners, light=False, seed=seed + 2, shade=shade)
+    return SyntheticPhoto(frame, corners, "KIOSK-2026-000555", (pw, ph))
