@@ -202,7 +202,7 @@ def _follow_devices(kiosk: Kiosk, state: KioskState, hb: contract.Heartbeat, ske
 def _judge_conditions(kiosk: Kiosk, state: KioskState, limits: Thresholds, alerts: Alerts,
                       now: dt.datetime) -> None:
     for d in state.devices:
-        down_s = now.timestamp() - float(d["since"])
+        down_s = max(0.0, now.timestamp() - float(d["since"]))  # X-Kiosk-Time is whole seconds
         if d["status"] not in USABLE_STATUSES and down_s >= limits.device_down_minutes * 60:
             alerts.raise_(AlertKind.DEVICE_DOWN, d["name"],
                           f"{kiosk.name}: {d['name']} has been {d['status']} for {down_s / 60:.0f} min"

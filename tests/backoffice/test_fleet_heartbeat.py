@@ -68,14 +68,24 @@ def test_a_chain_rewritten_after_a_heartbeat_is_flagged_though_it_verifies_on_th
         conn.execute("UPDATE audit_log SET detail = ? WHERE seq = 3", (json.dumps({"n": 99}),))
         rechain(db, conn, kiosk.store.audit.key)
     assert kiosk.store.audit.verify().ok  # no single-box audit can see it
-    kiosk.beat()
-    kiosk.beat()  # the answer to the first beat's challenge, or the head itself, gives it away
+    kiosk.store.audit.append("system", "kiosk.start", detail={})  # a new head the back office never saw
+    kiosk.beat()  # the proofs answer the last challenge (which always names the previous head)
     state = KioskState.objects.get(kiosk__kiosk_id="qidu-centre")
-    assert "rewritten" in state.audit_flag or "another hash" in state.audit_flag
+    assert "another hash than the one reported" in state.audit_flag
     alert = Alert.objects.get(kind="audit_rewritten", cleared_at=None)
     assert "rewritten" in alert.message
     kiosk.beat()
     assert Alert.objects.filter(kind="audit_rewritten").count() == 1  # flagged once, not every beat
+
+
+def test_a_kiosk_that_stops_answering_challenges_is_flagged(kiosk: FleetKiosk) -> None:
+    for i in range(3):
+        kiosk.store.audit.append("system", "x", detail={"n": i})
+        kiosk.beat()
+    kiosk.facts.proofs = lambda seqs: ()  # type: ignore[method-assign]  (a doctored kiosk hides its chain)
+    for _ in range(3):
+        kiosk.beat()
+    assert "answered no audit challenge" in KioskState.objects.get(kiosk__kiosk_id="qidu-centre").audit_flag
 
 
 def test_a_chain_cut_short_is_flagged(kiosk: FleetKiosk) -> None:
