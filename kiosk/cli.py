@@ -383,6 +383,11 @@ def cmd_release(cfg: KioskConfig, args: argparse.Namespace) -> int:
 
     if args.release_command == "status":
         return releases.main(["--root", args.root, "status"])
+    if args.release_command == "migrate":  # make install, after the switch: the live database, forward
+        problems = selfcheck(cfg, root=args.root, copy=False, imports=False)
+        for problem in problems:
+            print(f"kiosk release migrate: {problem}", file=sys.stderr)
+        return 1 if problems else 0
     before = args.release_command == "selfcheck"
     problems = selfcheck(cfg, root=args.root, copy=before, imports=not args.no_imports)
     for problem in problems:
@@ -483,6 +488,7 @@ def build_parser() -> argparse.ArgumentParser:
                          ).add_subparsers(dest="release_command", required=True)
     for name, text in (("selfcheck", "check this release on a copy of the database (before a switch)"),
                        ("confirm", "check the running release and mark it healthy (after a switch)"),
+                       ("migrate", "migrate the live database to this release (make install, after the switch)"),
                        ("status", "current, previous and pending release")):
         r = rel.add_parser(name, help=text)
         r.add_argument("--root", default="", help="staging root (DESTDIR)")

@@ -73,37 +73,7 @@ do_install() {
     say "staging into $DESTDIR (no packages, user or services are touched)"
   fi
 
-  # The source, as tracked by git (no venv, no local state).
-  local stage
-  stage=$(mktemp -d)
-  if git -C "$SRC" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
-    git -C "$SRC" ls-files -z | (cd "$SRC" && xargs -0 tar -cf -) | tar -xf - -C "$stage"
-  else
-    tar -C "$SRC" --exclude=.venv --exclude=var --exclude=artifacts -cf - . | tar -xf - -C "$stage"
-  fi
-  mkdir -p "$DESTDIR$PREFIX"
-  rm -rf "$DESTDIR$PREFIX/src.new"
-  mv "$stage" "$DESTDIR$PREFIX/src.new"
-  chmod 755 "$DESTDIR$PREFIX/src.new"
-  rm -rf "$DESTDIR$PREFIX/src"
-  mv "$DESTDIR$PREFIX/src.new" "$DESTDIR$PREFIX/src"
-  say "source in $PREFIX/src"
-
-  local venv=$DESTDIR$PREFIX/venv py
-  py=$(command -v python3.11 || command -v python3)
-  [[ -x $venv/bin/python ]] || "$py" -m venv "$venv"
-  # Editable: the app finds its assets (fonts, texts, the service guide) beside its code in $PREFIX/src.
-  local pip=("$venv/bin/python" -m pip install -q --disable-pip-version-check)
-  if [[ "${KIOSK_INSTALL_DEPS:-1}" == 1 ]]; then
-    "${pip[@]}" --upgrade pip 'setuptools<81' wheel
-    "${pip[@]}" dlib-bin face_recognition_models click numpy Pillow
-    "${pip[@]}" --no-deps face_recognition==1.3.0
-    "${pip[@]}" -e "$DESTDIR$PREFIX/src"
-  else
-    "${pip[@]}" --no-deps -e "$DESTDIR$PREFIX/src"
-  fi
-  say "virtual environment in $PREFIX/venv"
-
+  build_release
   for unit in systemd/*.service systemd/*.timer; do
     put "$unit" "/etc/systemd/system/$(basename "$unit")" 644
   done
@@ -130,9 +100,119 @@ do_install() {
     udevadm control --reload 2>/dev/null || true
     systemctl enable pcscd.socket kiosk.service kiosk-purge.timer kiosk-selfcheck.timer
     systemctl set-default graphical.target
-    say "enabled kiosk.service and its timers; start now with: systemctl start kiosk"
   fi
+  switch_release
+  have_systemd && ! ((${#was_running[@]})) && say "enabled kiosk.service and its timers; start now with: systemctl start kiosk"
   say "done"
+}
+
+# -- releases side by side (see kiosk/releases.py) ---------------------------------------------------
+# /opt/kiosk/releases/<version>/{src,venv,release.json}; `current` and `previous` links; the units
+# run /opt/kiosk/venv/bin/kiosk, a link through `current`. A release folder counts as installed once
+# its release.json exists (written last), so an interrupted build is never switched to.
+BASE=$DESTDIR$PREFIX
+VERSION=$(sed -n 's/^__version__ = "\(.*\)"$/\1/p' "$SRC/kiosk/__init__.py")
+REL=$BASE/releases/$VERSION
+was_running=()
+
+as_kiosk() {  # run as the kiosk user on a kiosk (files it creates stay its own), as ourselves when staging
+  if real; then runuser -u kiosk -- "$@"; else "$@"; fi
+}
+
+build_release() {
+  [[ -n $VERSION ]] || { echo "install: no __version__ in kiosk/__init__.py"; exit 1; }
+  local stage hash
+  stage=$(mktemp -d)
+  # The source, as tracked by git (no venv, no local state).
+  if git -C "$SRC" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+    git -C "$SRC" ls-files -z | (cd "$SRC" && xargs -0 tar -cf -) | tar -xf - -C "$stage"
+  else
+    tar -C "$SRC" --exclude=.venv --exclude=var --exclude=artifacts -cf - . | tar -xf - -C "$stage"
+  fi
+  hash=$(cd "$stage" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16)
+  if [[ -f $REL/release.json ]] && grep -q "\"source\": \"$hash\"" "$REL/release.json"; then
+    rm -rf "$stage"
+    say "release $VERSION is already installed (same source)"
+    return 0
+  fi
+  if [[ -e $REL ]]; then  # a developer's re-install: an update that can be rolled back raises the version
+    say "release $VERSION is installed with other source: rebuilding it in place (raise __version__ in"
+    say "kiosk/__init__.py for an update that keeps the running release to roll back to)"
+    rm -rf "$REL"
+  fi
+  mkdir -p "$REL"
+  mv "$stage" "$REL/src"
+  chmod 755 "$REL" "$REL/src"
+  local py pip
+  py=$(command -v python3.11 || command -v python3)
+  "$py" -m venv "$REL/venv"
+  pip=("$REL/venv/bin/python" -m pip install -q --disable-pip-version-check)
+  if [[ "${KIOSK_INSTALL_DEPS:-1}" == 1 ]]; then
+    "${pip[@]}" --upgrade pip 'setuptools<81' wheel
+    "${pip[@]}" dlib-bin face_recognition_models click numpy Pillow
+    "${pip[@]}" --no-deps face_recognition==1.3.0
+    "${pip[@]}" "$REL/src"
+  else
+    "${pip[@]}" --no-deps "$REL/src"
+    if [[ -n ${KIOSK_DEPS_FROM:-} ]]; then  # tests: the dependencies of an existing environment
+      local site
+      site=$("$REL/venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+      echo "$KIOSK_DEPS_FROM" > "$site/kiosk-deps-from.pth"
+    fi
+  fi
+  # Written last: from here on the folder is an installed release (outside the source: cwd is not on the path).
+  (cd / && "$REL/venv/bin/python" - "$REL" "$hash" <<'PY'
+import datetime, json, sys
+from pathlib import Path
+import kiosk
+from locker import schema
+meta = {"version": kiosk.__version__, "schema": schema.LATEST, "schema_compat": True,
+        "breaking": {str(k): v for k, v in schema.BREAKING.items()}, "source": sys.argv[2],
+        "installed_at": datetime.datetime.now().astimezone().isoformat(timespec="seconds")}
+Path(sys.argv[1], "release.json").write_text(json.dumps(meta, indent=1) + "\n")
+PY
+  )
+  say "release $VERSION in $PREFIX/releases/$VERSION"
+}
+
+switch_release() {
+  local conf=$DESTDIR/etc/kiosk/kiosk.toml kiosk=("$REL/venv/bin/kiosk") check=(release selfcheck) db
+  kiosk+=(--config "$conf")
+  [[ "${KIOSK_INSTALL_DEPS:-1}" != 1 && -z ${KIOSK_DEPS_FROM:-} ]] && check+=(--no-imports)
+  # The new release checks itself on a copy of the database first: the kiosk keeps running meanwhile.
+  if ! as_kiosk "${kiosk[@]}" "${check[@]}" --root "$DESTDIR"; then
+    echo "install: release $VERSION failed its self-check; still running $(readlink "$BASE/current" 2>/dev/null || echo nothing)"
+    exit 1
+  fi
+  db=$(cd / && "$REL/venv/bin/python" -c 'import sys; from kiosk.config import load_config; from kiosk.release import DB_NAME
+print(load_config(sys.argv[1]).store.data_dir / DB_NAME)' "$conf")
+  # The release tool and the links the units use.
+  mkdir -p "$BASE/bin"
+  put "$REL/src/kiosk/releases.py" "$PREFIX/bin/kiosk-release" 755
+  if [[ -d $BASE/src && ! -L $BASE/src ]]; then  # the in-place layout of earlier installs
+    rm -rf "$BASE/src" "$BASE/venv"
+    say "replaced the in-place install in $PREFIX/src (there is no rolling back to it)"
+  fi
+  local release_tool=(python3 "$BASE/bin/kiosk-release" --root "$DESTDIR")
+  if [[ "$(readlink "$BASE/current" 2>/dev/null)" != "releases/$VERSION" ]]; then
+    if have_systemd; then
+      local u
+      for u in kiosk.service kiosk-x11.service; do systemctl is-active --quiet "$u" && was_running+=("$u"); done
+      ((${#was_running[@]})) && systemctl stop "${was_running[@]}"
+    fi
+    "${release_tool[@]}" activate "$VERSION" --db "$db" | sed 's/^/install: /'
+    # Forward only now: the self-check passed. Additive migrations keep the previous release usable.
+    as_kiosk "$BASE/current/venv/bin/kiosk" --config "$conf" release migrate --root "$DESTDIR"
+  else
+    "${release_tool[@]}" activate "$VERSION" --db "$db" >/dev/null
+  fi
+  [[ "$(readlink "$BASE/venv" 2>/dev/null)" == current/venv ]] || ln -sfn current/venv "$BASE/venv"
+  [[ "$(readlink "$BASE/src" 2>/dev/null)" == current/src ]] || ln -sfn current/src "$BASE/src"
+  "${release_tool[@]}" prune | sed 's/^/install: /'
+  if ((${#was_running[@]})); then
+    systemctl start "${was_running[@]}"
+    say "restarted ${was_running[*]} on release $VERSION (rolled back by itself unless it confirms healthy)"
+  fi
 }
 
 do_uninstall() {
