@@ -198,7 +198,11 @@ def cmd_simctl(cfg: KioskConfig, args: argparse.Namespace) -> int:
 
 
 def cmd_config_check(cfg: KioskConfig, args: argparse.Namespace) -> int:
+    from kiosk.config import defaulted_ports
+
     print(f"{cfg.path}: valid")
+    for note in defaulted_ports(cfg):
+        print(f"  note: {note}")
     for name, dev in cfg.devices.items():
         where = "simulated" if dev.simulated else "hardware"
         line = f"  {name:<16} {'enabled' if dev.enabled else 'disabled':<9} {where}"

@@ -474,6 +474,13 @@ def parse_config(data: dict[str, Any], path: Path) -> KioskConfig:
         for i, u in enumerate(values):
             r.check(isinstance(u, str) and "://" in u, f"alerts.{key}[{i}]: {u!r} is not an apprise URL (scheme://…)")
     lockers = _lockers(r, data.get("lockers", {}), devices["locker"])
+    relay = devices["door_relay"]
+    if relay.enabled and getattr(relay, "kind", "") == "locker_channel":
+        for c in lockers.compartments:  # opening that compartment would open the building
+            r.check((c.board, c.lock) != (relay.board, relay.lock),  # type: ignore[attr-defined]
+                    f"lockers: compartment {c.id} is on board {c.board} lock {c.lock}, which drives the entrance "
+                    "door (devices.door_relay); opening it would open the building: move the compartment or "
+                    "the door relay to another lock")
     backoffice = _backoffice(r, data.get("backoffice", {}), resolve, sim.enabled)
     ui = _ui(r, data.get("ui", {}))
     flows = _flows(r, data.get("flows", {}), base, state_dir)
@@ -549,6 +556,11 @@ def _lockers(r: _Reader, t: dict[str, Any], bus: DeviceConfig) -> LockersConfig:
     )
     r.check(cfg.left_open_reminder_s < cfg.left_open_alert_s,
             "lockers.left_open_reminder_s must be shorter than lockers.left_open_alert_s")
+    for key, low, high in (("reservation_ttl_s", 10, 86400), ("door_open_confirm_s", 0.2, 30),
+                           ("left_open_reminder_s", 1, 86400), ("left_open_alert_s", 1, 86400)):
+        value = getattr(cfg, key)
+        r.check(low <= value <= high, f"lockers.{key}: {value} s out of range ({low}–{high} s); "
+                "zero or negative would free compartments at once or call every door jammed")
     return cfg
 
 
@@ -627,6 +639,9 @@ def _flows(r: _Reader, t: dict[str, Any], base: Path, state_dir: Path) -> FlowsC
     for key in ("max_face_tries", "max_finger_tries", "max_door_attempts"):
         value = getattr(cfg, key)
         r.check(1 <= value <= 10, f"flows.{key}: {value} out of range (1–10)")
+    r.check(1 <= cfg.finger_timeout_s <= 300, f"flows.finger_timeout_s: {cfg.finger_timeout_s} out of range (1–300 s)")
+    r.check(10 <= cfg.door_settle_timeout_s <= 86400,
+            f"flows.door_settle_timeout_s: {cfg.door_settle_timeout_s} out of range (10–86400 s)")
     r.check(cfg.fingerprint_pages >= 1 and cfg.fingerprint_first_page >= 0,
             "flows.fingerprint_first_page / fingerprint_pages: need first ≥ 0 and pages ≥ 1")
     r.check(guide_path.is_file(), f"flows.guide_file: {guide_path} does not exist")
@@ -716,6 +731,27 @@ def default_config_path() -> Path:
         if p.exists():
             return p
     return Path(__file__).resolve().parent.parent / "config" / "kiosk.sim.toml"
+
+
+def defaulted_ports(cfg: KioskConfig) -> list[str]:
+    """Hardware devices whose port was left out of the file and fell back to ``/dev/kiosk-NAME``.
+
+    Not an error (the installer's udev rules make exactly those links), but never silent: `kiosk
+    config check` and the start-up log name each one, so a kiosk wired differently is found at once.
+    """
+    try:
+        data = tomllib.loads(cfg.path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
+        return []
+    tables = data.get("devices", {})
+    out = []
+    for name in SERIAL_DEVICES:
+        dev = cfg.devices.get(name)
+        if dev is None or not dev.enabled or dev.simulated or "port" in tables.get(name, {}):
+            continue
+        out.append(f"devices.{name}.port: not set, using {getattr(dev, 'port', '')} (the udev link "
+                   "scripts/install.sh makes); set it if this kiosk's ports are named otherwise")
+    return out
 
 
 def load_config(path: Path | str | None = None) -> KioskConfig:

@@ -354,6 +354,10 @@ class KioskRuntime:
 
         cfg = self.cfg
         flows_cfg = getattr(cfg, "flows", None)
+        from kiosk.config import defaulted_ports
+
+        for note in defaulted_ports(cfg):  # a default port is named, never silent
+            log.warning("configuration: %s", note)
         from locker.integrity import inspect_files
         from locker.store import DB_NAME
 
