@@ -21,7 +21,7 @@ from django.utils.translation import gettext as _
 
 import contract
 from backoffice import crypto
-from backoffice.cases import render, workdays
+from backoffice.cases import blobs, render, workdays
 from backoffice.cases.models import (
     Case,
     CaseFile,
@@ -32,7 +32,6 @@ from backoffice.cases.models import (
     KioskEventRecord,
     KnownService,
     State,
-    UploadChunk,
 )
 from backoffice.cases.workflow import STEPS
 from backoffice.kiosks.models import Kiosk
@@ -152,11 +151,10 @@ def upload_status(kiosk: Kiosk, case_code: str, file_id: str) -> contract.Upload
 
 def _held_bytes(cf: CaseFile, start: int, end: int) -> bytes:
     out = bytearray()
-    for chunk in cf.chunks.filter(start__lt=end).order_by("start"):
-        data = bytes(chunk.data)
-        lo, hi = max(start, chunk.start), min(end, chunk.start + len(data))
+    for chunk_start, data in blobs.read_chunks(cf.pk, end):
+        lo, hi = max(start, chunk_start), min(end, chunk_start + len(data))
         if lo < hi:
-            out += data[lo - chunk.start:hi - chunk.start]
+            out += data[lo - chunk_start:hi - chunk_start]
     return bytes(out)
 
 
@@ -195,7 +193,7 @@ def upload_chunk(kiosk: Kiosk, case_code: str, file_id: str, content_range: str 
             if end == cf.size:  # the last bytes: straight into the finished file, never a chunk row
                 failed = _finish_upload(cf, tail=new)
             else:
-                UploadChunk.objects.create(file=cf, start=held, data=new)
+                blobs.insert_chunk(cf.pk, held, new)
                 cf.received = end
             cf.save(update_fields=["received", "complete", "blob_name", "page_count"])
             if cf.complete and not cf.case.files.filter(complete=False).exists():

@@ -20,13 +20,15 @@ class DatabaseStorage(Storage):
         return StoredBlob
 
     def _open(self, name: str, mode: str = "rb") -> ContentFile:
-        blob = self._model().objects.get(name=name)
-        return ContentFile(bytes(blob.data), name=name)
+        from backoffice.cases.blobs import read_blob
+
+        return ContentFile(read_blob(name), name=name)
 
     def _save(self, name: str, content) -> str:  # type: ignore[no-untyped-def]
+        from backoffice.cases.blobs import insert_blob
+
         content.seek(0)
-        data = content.read()
-        self._model().objects.create(name=name, data=data, size=len(data))
+        insert_blob(name, content.read())
         return name
 
     def exists(self, name: str) -> bool:
