@@ -311,3 +311,28 @@ def test_admin_creates_a_kiosk_sees_its_code_once_and_revokes_it(client, town: T
     r = client.post("/api/v1/events", batch, content_type="application/json", **kiosk_headers(token))
     assert r.status_code == 401 and _error(r)[0] == "kiosk.revoked"
     assert "kiosk.revoked" in client.get("/kiosks/").content.decode()  # the refusal is listed for the admin
+
+
+def test_demo_setup_twice_refreshes_codes_and_passwords_and_duplicates_nothing(client, db) -> None:  # type: ignore[no-untyped-def]
+    import io
+    import re
+
+    from django.contrib.auth import get_user_model
+    from django.core.management import call_command
+
+    from backoffice.kiosks.models import Kiosk
+
+    outs = []
+    for _ in range(2):
+        buf = io.StringIO()
+        call_command("demo_setup", stdout=buf)
+        outs.append(buf.getvalue())
+    assert Kiosk.objects.filter(kiosk_id="qidu-sim").count() == 1 and get_user_model().objects.count() == 6
+    codes = [re.search(r"^ENROL_CODE=(\S+)$", o, re.M).group(1) for o in outs]
+    passwords = [re.search(r"^BACKOFFICE_USER=qidu-clerk BACKOFFICE_PASSWORD=(\S+)", o, re.M).group(1) for o in outs]
+    assert codes[0] != codes[1]
+    assert client.login(username="qidu-clerk", password=passwords[1])
+    assert not client.login(username="qidu-clerk", password=passwords[0])
+    enrol = [client.post("/api/v1/enrol", json.dumps(contract.EnrolRequest(c, "1.0").to_json()),
+                         content_type="application/json").status_code for c in codes]
+    assert enrol == [401, 201]  # only the newest code works
