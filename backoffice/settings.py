@@ -19,6 +19,11 @@ SECRET_KEY = os.environ.get("BACKOFFICE_SECRET_KEY", "dev-only-not-secret-7c1f9e
 DEBUG = os.environ.get("BACKOFFICE_DEBUG", "0") == "1"
 ALLOWED_HOSTS = ["localhost", "127.0.0.1", "[::1]", "testserver",
                  *[h for h in os.environ.get("BACKOFFICE_ALLOWED_HOSTS", "").split(",") if h]]
+CSRF_TRUSTED_ORIGINS = [o for o in os.environ.get("BACKOFFICE_CSRF_TRUSTED_ORIGINS", "").split(",") if o]
+if os.environ.get("BACKOFFICE_HTTPS", "0") == "1":  # behind a TLS-terminating proxy: cookies only over HTTPS
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = True
+SESSION_COOKIE_AGE = 10 * 3600  # one working day: a clerk's PC left logged in overnight is not
 # Fernet keys (comma-separated, newest first) for identity, phone and card photo at rest.
 # Without one, a key derived from SECRET_KEY is used: fine for a trial, not for a town.
 FIELD_KEYS = [k for k in os.environ.get("BACKOFFICE_FIELD_KEYS", "").split(",") if k]
