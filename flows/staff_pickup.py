@@ -52,7 +52,7 @@ MAINTENANCE_ACTIONS = ("test_devices", "back", "cancel")
 AUDIT_MAINTENANCE_ENTERED = "kiosk.maintenance_entered"
 AUDIT_DEVICE_TEST = "kiosk.device_test"
 AUDIT_MAINTENANCE_LEFT = "kiosk.maintenance_left"
-AUDIT_UNCONFIRMED = "staff.collect_unconfirmed"
+AUDIT_UNCONFIRMED = "kiosk.collect_unconfirmed"
 
 
 def shown_key(code: str) -> str:
@@ -597,7 +597,7 @@ class StaffPickupFlow(FlowMachine):
             return
         try:
             self.staff_alerts.enqueue(
-                "staff.collect_unconfirmed",
+                "collect_unconfirmed",
                 f"待确认取件 {len(opened)} opened, not confirmed",
                 f"{why}: {len(opened)} compartment(s) were opened for collection by {actor} and not confirmed "
                 f"collected: {listing}. The cases stay pending until staff confirm them.",

@@ -60,10 +60,10 @@ def test_session_timing_out_with_doors_open_keeps_cases_pending_and_compartments
         ticker.stop()
     assert flow.outcome == "timeout"
     # staff are told which doors stand opened and unconfirmed
-    [body] = alerts(rig, "staff.collect_unconfirmed")
+    [body] = alerts(rig, "collect_unconfirmed")
     for code, compartment in cases.items():
         assert f"{compartment} ({code})" in body
-    actions = [r for r in rig.store.audit.rows() if r["action"] == "staff.collect_unconfirmed"]
+    actions = [r for r in rig.store.audit.rows() if r["action"] == "kiosk.collect_unconfirmed"]
     assert len(actions) == 1 and set(actions[0]["detail"]["cases"]) == set(cases)
 
     close_all_doors(rig)  # staff shut the doors on the way out, nothing confirmed
@@ -109,7 +109,7 @@ def test_cancel_half_way_through_open_all(rig: Rig) -> None:
     wait_until(lambda: flow.busy_workers() == 0, 10, "opening worker to stop")
     opened = {tuple(d) for d in rig.open_doors()}
     assert 2 <= len(opened) < 4, "cancel did not stop the remaining doors"
-    bodies = alerts(rig, "staff.collect_unconfirmed")
+    bodies = alerts(rig, "collect_unconfirmed")
     named = {code for code in cases if any(code in b for b in bodies)}
     by_door = {code: rig.door_of(cid) for code, cid in cases.items()}
     assert named == {code for code, door in by_door.items() if door in opened}
