@@ -336,3 +336,21 @@ def test_demo_setup_twice_refreshes_codes_and_passwords_and_duplicates_nothing(c
     enrol = [client.post("/api/v1/enrol", json.dumps(contract.EnrolRequest(c, "1.0").to_json()),
                          content_type="application/json").status_code for c in codes]
     assert enrol == [401, 201]  # only the newest code works
+
+
+def test_reveal_without_a_real_reason_shows_nothing_and_says_why(client, town: Town) -> None:
+    from backoffice.cases.models import IdentityReveal
+
+    deliver(client, town.token, package(files={}), {})
+    client.login(username="clerk", password=PASSWORD)
+    r = client.post("/cases/C3MRU76E/reveal", {"reason": " x "}, follow=True)
+    page = r.content.decode()
+    assert RESIDENT_ID not in page and RESIDENT_NAME not in page
+    assert "请说明查看身份信息的原因" in page
+    assert IdentityReveal.objects.count() == 0
+    # A step the role may not take is refused with a message, and nothing changes.
+    client.login(username="staff", password=PASSWORD)
+    deliver(client, town.village_token, package("VVVV2345", "qidu-kaixiangong", files={}), {})
+    r = client.post("/cases/VVVV2345/step", {"step": "approve"}, follow=True)
+    assert "您的角色不能执行此步骤" in r.content.decode()
+    assert Case.objects.get(case_code="VVVV2345").state == "received"
