@@ -568,7 +568,8 @@ def _backoffice(r: _Reader, t: dict[str, Any], resolve: Any, simulator: bool) ->
     """The back office's URL and trust: personal data leaves the kiosk only over an authenticated channel."""
     where = "backoffice"
     r.unknown_keys(t, where, {"enabled", "url", "ca_file", "credential_file", "poll_interval_s", "retry_min_s",
-                              "retry_max_s", "refused_retry_s", "timeout_s"})
+                              "retry_max_s", "refused_retry_s", "timeout_s", "heartbeat_interval_s",
+                              "pull_interval_s"})
     url = r.get(t, "url", where, str, "").rstrip("/")
     ca = r.get(t, "ca_file", where, str, "")
     cred = r.get(t, "credential_file", where, str, "")
@@ -585,6 +586,8 @@ def _backoffice(r: _Reader, t: dict[str, Any], resolve: Any, simulator: bool) ->
         heartbeat_interval_s=r.get(t, "heartbeat_interval_s", where, float, 30.0),
         pull_interval_s=r.get(t, "pull_interval_s", where, float, 30.0),
     )
+    for key in ("heartbeat_interval_s", "pull_interval_s"):
+        r.check(1 <= getattr(cfg, key) <= 3600, f"{where}.{key}: {getattr(cfg, key)} s out of range (1–3600 s)")
     scheme = url.split("://", 1)[0].lower() if "://" in url else ""
     if cfg.enabled or url:
         r.check(scheme in ("https", "http"), f"{where}.url: {url!r}; give the back office's address, "

@@ -398,7 +398,7 @@ class KioskRuntime:
         guide_file = _setting(flows_cfg, "guide_file", None) or DEFAULT_GUIDE_PATH
         guide = load_guide(guide_file)
         if cfg.backoffice.enabled:
-            self._start_delivery(guide)
+            guide = self._start_delivery(guide, guide_file)
         self.fingerprints = FingerprintDirectory(
             Path(cfg.store.data_dir) / "fingerprint-pages.sqlite3",
             lambda id_number: str(self.store.cipher.mac("fingerprint-page", id_number)),
@@ -656,15 +656,18 @@ class KioskRuntime:
 
         return make_driver(self.cfg, "printer")
 
-    def _start_delivery(self, guide: Any) -> None:
-        """The back-office delivery worker over the store's durable queue (see kiosk/sync/worker.py)."""
+    def _start_delivery(self, guide: Any, guide_file: Any) -> Any:
+        """The back-office delivery worker over the store's durable queue (see kiosk/sync/worker.py),
+        the heartbeat and the pulls (kiosk/sync/heartbeat.py, pull.py); returns the guide to run."""
         from kiosk.sync.credential import credential_path
+        from kiosk.sync.heartbeat import start_fleet
         from kiosk.sync.worker import DeliveryWorker
 
         cfg = self.cfg
         self.delivery = DeliveryWorker(self.store, guide, cfg.backoffice, credential_file=credential_path(cfg),
                                        simulator=cfg.simulator.enabled, alerts=self.outbox).start()
         self._closers.append(self.delivery.stop)
+        return start_fleet(self, guide, Path(guide_file))
 
     def _start_document_worker(self) -> None:
         """Page scans and PDFs run in their own process at background priority (see its module doc)."""

@@ -234,3 +234,51 @@ class HeartbeatSender:
             except Exception:
                 log.exception("heartbeat answer handler failed")
         return answer
+
+
+def start_fleet(runtime: Any, guide: Any, guide_file: Path) -> Any:
+    """Start the heartbeat and the pull threads of a running kiosk; returns the guide to run.
+
+    The guide returned is the last version pulled from the back office (else ``guide``). A new one
+    pulled later is handed to the flows in one assignment, only while no resident is mid-deposit.
+    """
+    from kiosk.sync.credential import credential_path
+    from kiosk.sync.pull import Puller, current_guide
+
+    cfg = runtime.cfg
+    cred_file = credential_path(cfg)
+    guide_dir = Path(cfg.state_dir) / "guide"
+    pulled, version = current_guide(guide_dir, guide_file)
+    if version != 1:
+        guide = pulled
+        if getattr(runtime, "delivery", None) is not None:
+            runtime.delivery.guide = guide
+
+    def switch(new_guide: Any, new_version: int) -> bool:
+        deposit = getattr(runtime, "deposit", None)
+        if deposit is not None and deposit.active:
+            log.info("guide v%d waits: a resident is mid-deposit", new_version)
+            return False
+        if deposit is not None:
+            deposit.guide = new_guide
+        if getattr(runtime, "delivery", None) is not None:
+            runtime.delivery.guide = new_guide
+        return True
+
+    def silent_boards() -> set[int]:
+        lockers = getattr(runtime, "lockers", None)
+        return set(lockers.silent_boards()) if lockers is not None and runtime.lockers_started else set()
+
+    def kiosk_id() -> str:
+        return load_credential(cred_file).kiosk_id
+
+    puller = Puller(runtime.store, cfg.backoffice, credential_file=cred_file, simulator=cfg.simulator.enabled,
+                    guide_dir=guide_dir, guide_version=version, on_guide=switch)
+    facts = KioskFacts(runtime.store, kiosk_id=kiosk_id, trackers=runtime.trackers, data_dir=Path(cfg.store.data_dir),
+                       silent_boards=silent_boards, versions=puller.versions)
+    sender = HeartbeatSender(facts, cfg.backoffice, credential_file=cred_file, simulator=cfg.simulator.enabled,
+                             on_answer=puller.on_heartbeat)
+    runtime.puller, runtime.heartbeat = puller.start(), sender.start()
+    runtime._closers.append(puller.stop)
+    runtime._closers.append(sender.stop)
+    return guide
