@@ -68,6 +68,8 @@ start_bg "back office" var/log/backoffice.log .venv/bin/python -m backoffice run
 for _ in $(seq 150); do (exec 3<> "/dev/tcp/127.0.0.1/${BO_URL##*:}") 2> /dev/null && break; sleep 0.1; done
 .venv/bin/kiosk enrol --if-needed "$BO_URL" "$(sed -n 's/^ENROL_CODE=//p' <<< "$demo")" \
   || echo "run: enrolment failed (see above): deposits wait in the kiosk's queue until \`kiosk enrol\` works"
+start_bg "fleet check" var/log/fleet-check.log .venv/bin/python -m backoffice fleet_check --every 10
+echo "Fleet dashboard: $BO_URL/fleet/ (log in as qidu-supervisor; unplug a device in the panel to see it there)"
 echo "Back office: $BO_URL/ (inbox; log var/log/backoffice.log). Demo users and passwords:"
 sed -n 's/^BACKOFFICE_USER=\(\S*\) BACKOFFICE_PASSWORD=\(\S*\) ROLE=\(\S*\).*/  \1  \2  (\3)/p' <<< "$demo"
 export KIVY_NO_ARGS=1 KIVY_NO_FILELOG=1
