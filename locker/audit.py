@@ -14,7 +14,7 @@ derived from the data key instead of a plain SHA-256, and the anchor carries a M
 Someone who can write the data folder but lacks the key can no longer edit a row and re-chain,
 delete and renumber, or cut the tail and rewrite the anchor: none of them can compute the MACs.
 A chain from before keyed hashes is re-chained once, after it verified as plain SHA-256
-(``adopt_chain``); a chain that was already broken stays plain so it keeps showing as broken.
+(``locker.keys``); a chain that was already broken stays plain so it keeps showing as broken.
 
 Details must hold no personal data: the log outlives the retention purge.
 """
@@ -272,17 +272,6 @@ def rechain(db: Database, conn: Any, key: bytes) -> None:
     if last is not None:
         seq, h = last
         db.after_commit(lambda: write_anchor(anchor, seq, h, key=key, force=True), key=("audit-anchor", str(anchor)))
-
-
-def adopt_chain(db: Database, key: bytes) -> bool:
-    """Switch a plain chain to keyed hashes if it verifies; False (stays plain) when it does not."""
-    report = verify_chain(db)
-    if not report.ok:
-        log.error("audit log does not verify; it keeps its plain hashes so the damage stays visible:\n%s", report)
-        return False
-    with db.transaction() as conn:
-        rechain(db, conn, key)
-    return True
 
 
 def check_at_start(audit: AuditLog, alerts: Any | None) -> AuditReport:

@@ -207,9 +207,15 @@ def open_cipher(db: Database, key_file: str | Path, *, create: bool) -> Cipher:
             )
         load_key_file(source.path, create=True)
     key = read_key(source)
-    row = meta_row(db)
-    if row is None:
+    if meta_row(db) is None:
         return _record_first_key(db, key, source)
+    return open_recorded(db, key, source)
+
+
+def open_recorded(db: Database, key: bytes, source: KeySource) -> Cipher:
+    """The cipher for a database that recorded its key: refused unless ``key`` is that key."""
+    row = meta_row(db)
+    assert row is not None
     if not hmac.compare_digest(row["key_check"], key_check(key)):
         raise KeyFileError(
             f"the {source.describe()} has key id {key_id(key)}, but the data in {db.path} was encrypted with "
@@ -237,14 +243,26 @@ def _record_first_key(db: Database, key: bytes, source: KeySource) -> Cipher:
                 f"the {source.describe()} (key id {key_id(key)}) does not decrypt the data already in {db.path}; "
                 f"refusing to start with the wrong key — restore the key file from its backup"
             ) from None
-    legacy = db.query_one("SELECT 1 FROM cases LIMIT 1") is not None
-    lookup = legacy_mac_key(key) if legacy else os.urandom(KEY_BYTES)
-    cipher.set_lookup_key(lookup)
-    from locker.audit import adopt_chain
+    audit_key = cipher.derive(b"kiosk-store/audit-chain/v1")
+    from locker.audit import rechain, verify_chain
 
-    scheme = "hmac-v1" if adopt_chain(db, cipher.derive(b"kiosk-store/audit-chain/v1")) else "sha256"
-    cipher.audit_scheme = scheme
+    # One transaction: the chain re-keyed and the key recorded together, or neither (a crash in
+    # between must not leave a keyed chain that the next start checks as a plain one).
     with db.transaction() as conn:
+        if meta_row(db) is not None:  # another opener recorded it meanwhile: check against that
+            return open_recorded(db, key, source)
+        legacy = db.query_one("SELECT 1 FROM cases LIMIT 1") is not None
+        lookup = legacy_mac_key(key) if legacy else os.urandom(KEY_BYTES)
+        cipher.set_lookup_key(lookup)
+        report = verify_chain(db)
+        if report.ok:
+            rechain(db, conn, audit_key)
+            scheme = "hmac-v1"
+        else:
+            log.error("audit log does not verify; it keeps its plain hashes so the damage stays visible:\n%s",
+                      report)
+            scheme = "sha256"
+        cipher.audit_scheme = scheme
         conn.execute(
             "INSERT INTO key_meta (id, key_id, key_check, lookup_key_enc, audit_scheme, recorded_at)"
             " VALUES (1, ?, ?, ?, ?, ?)",
@@ -317,6 +335,7 @@ def finish_interrupted_rotation(db: Database, key_path: Path, scans_root: Path |
             if tmp.exists():
                 os.replace(tmp, final)
                 fsync_dir(final.parent)
+        _rewrite_anchor(db, Cipher(new_key).derive(b"kiosk-store/audit-chain/v1"))
         os.replace(nxt, key_path)
         fsync_dir(key_path.parent)
         with db.transaction() as conn:
@@ -333,6 +352,16 @@ def finish_interrupted_rotation(db: Database, key_path: Path, scans_root: Path |
         conn.execute("UPDATE key_meta SET rotating_to = NULL WHERE id = 1")
     log.warning("undid an interrupted key rotation: the data stays under key id %s", row["key_id"])
     return "undone"
+
+
+def _rewrite_anchor(db: Database, audit_key: bytes) -> None:
+    """The anchor of a re-chained log (the commit may have happened without its after-commit write)."""
+    from locker.audit import write_anchor
+
+    last = db.query_one("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
+    if last is not None:
+        write_anchor(db.path.with_name(db.path.name + ".audit-anchor"), last["seq"], last["hash"], key=audit_key,
+                     force=True)
 
 
 _BLOB_COLUMNS = (("cases", "case_code", ("identity_enc", "photo_enc", "fingerprint_enc")),)
