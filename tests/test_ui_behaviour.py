@@ -77,6 +77,8 @@ def test_the_next_resident_starts_in_chinese_at_normal_size_and_an_open_door_is_
 @pytest.mark.timeout(90)
 def test_staff_pickups_screen_offers_override_and_maintenance_buttons(tmp_path: Path) -> None:
     seen = _run("staff", tmp_path)
+    # the 12-digit PIN was typed on the pad (it used to stop at 6 digits), masked, and it logged in
+    assert seen["pin_display"] == "●" * 12
     # both actions of the real staff flow are buttons in the pickups screen's action bar
     assert {"override", "maintenance"} <= set(seen["pickups_actions"])
     assert "强制开柜" in seen["pickups_bar"] and "维护模式" in seen["pickups_bar"]
@@ -88,5 +90,5 @@ def test_staff_pickups_screen_offers_override_and_maintenance_buttons(tmp_path: 
     assert "no answer on ttyUSB0" in seen["maintenance_text"] and "智能柜" in seen["maintenance_text"]
     assert "检测设备" in seen["maintenance_bar"] and "返回" in seen["maintenance_bar"]
     assert "still no answer" in seen["tested_text"] and "1 台设备" in seen["tested_text"]
-    assert seen["events"] == ["override", "back", "maintenance", "test_devices", "back"]
+    assert seen["events"] == ["pin", "override", "back", "maintenance", "test_devices", "back"]
     assert seen["audit"] == ["kiosk.maintenance_entered", "kiosk.device_test", "kiosk.maintenance_left"]
