@@ -180,3 +180,32 @@ def test_whole_deposit_pickup_and_door_entry_at_debug_leak_nothing(
     # the same holds for what the audit log and the alert outbox keep
     stored = str(rig.store.audit.rows()) + str(rig.outbox.items())
     assert not secrets_in(stored, secrets), secrets_in(stored, secrets)
+
+
+@pytest.mark.pcsc
+def test_a_badge_on_the_pcsc_reader_is_logged_masked(caplog: pytest.LogCaptureFixture) -> None:
+    """pcscd + vpcd: the reader's 'card …' line and the virtual card's own line carry no full UID."""
+    import contextlib
+
+    from pcsc_support import BADGE_READER, PCSCD, PCSCD_STACK, SKIP_REASON
+
+    if PCSCD is None:
+        pytest.skip(SKIP_REASON)
+    from devices.pcsc import CardWatcher, PcscError, PcscReader, VirtualCardSimulator
+
+    caplog.set_level(logging.DEBUG)
+    PCSCD_STACK.ensure()
+    uids: list[str] = []
+    watcher = CardWatcher(PcscReader(BADGE_READER, device="staff_reader"), uids.append)
+    card = VirtualCardSimulator(port=35963)
+    watcher.start()
+    try:
+        card.ctl_tap(uid="04A1B2C3D4E5F6")
+        wait_until(lambda: uids, 10, "badge read")
+    finally:
+        card.stop()
+        watcher.stop()
+        with contextlib.suppress(PcscError):
+            PcscReader(BADGE_READER).wait_removed(timeout=5)
+    assert uids == ["04A1B2C3D4E5F6"]  # the kiosk itself still gets the whole UID
+    assert "04A1B2C3D4E5F6" not in caplog.text and "04**********F6" in caplog.text, caplog.text
