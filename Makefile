@@ -1,5 +1,5 @@
 # The two commands of README.md; everything else is for developers.
-.PHONY: setup run test bench lint clean install uninstall screenshots
+.PHONY: setup run test bench lint clean install uninstall screenshots lock
 
 setup:
 	@bash scripts/setup.sh
@@ -18,6 +18,10 @@ lint: setup
 
 clean:
 	rm -rf .venv artifacts .pytest_cache .ruff_cache
+
+# Pin every Python package with hashes (requirements/*.lock, uv); UPGRADE=1 moves pins to the newest.
+lock:
+	@UPGRADE=$(UPGRADE) bash scripts/lock.sh
 
 install:
 	@DESTDIR=$(DESTDIR) bash scripts/install.sh install

@@ -161,12 +161,31 @@ def check_backoffice(cfg: KioskConfig) -> list[Finding]:
     return [Finding(f.what, f.ok, f.detail, f.fix) for f in findings(cfg)]
 
 
+def check_holiday_calendar(cfg: KioskConfig) -> Finding | list[Finding]:
+    """The door schedule's public holidays and 调休 days must be known for the coming weeks."""
+    import datetime as dt
+
+    from flows.door_schedule import AfterHoursSchedule
+
+    reader = cfg.devices.get("door_reader")
+    if reader is None or not reader.enabled:
+        return []  # no door reader: the schedule opens nothing
+    door = cfg.door_entry
+    problem = AfterHoursSchedule(door.schedule, closures=door.closures, workdays=door.workdays
+                                 ).coverage_problem(dt.date.today())
+    if problem:
+        return Finding("holiday calendar", False, problem,
+                       "install a kiosk release with a newer chinesecalendar (make lock UPGRADE=1, make install)")
+    return Finding("holiday calendar", True, "public holidays and make-up working days known for 60 days")
+
+
 def run_doctor(cfg: KioskConfig, *, devices: bool = True) -> list[Finding]:
     checks: list[Callable[[], Finding | list[Finding]]] = [
         lambda: Finding("configuration", True, f"{cfg.path} valid"),
         lambda: check_disk(cfg),
         lambda: check_key_file(cfg),
         lambda: check_database(cfg),
+        lambda: check_holiday_calendar(cfg),
     ]
     checks.append(lambda: check_backoffice(cfg))
     if devices:

@@ -130,6 +130,12 @@ build_release() {
     tar -C "$SRC" --exclude=.venv --exclude=var --exclude=artifacts -cf - . | tar -xf - -C "$stage"
   fi
   hash=$(cd "$stage" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16)
+  if [[ "${KIOSK_INSTALL_DEPS:-1}" == 1 ]] && ! (cd "$stage" && source scripts/lock_inputs.sh &&
+                                                 lock_is_current requirements/kiosk.lock); then
+    rm -rf "$stage"
+    echo "install: requirements/kiosk.lock is stale against pyproject.toml: run \`make lock\` (and commit it) first"
+    exit 1
+  fi
   if [[ -f $REL/release.json ]] && grep -q "\"source\": \"$hash\"" "$REL/release.json"; then
     rm -rf "$stage"
     say "release $VERSION is already installed (same source)"
@@ -148,10 +154,11 @@ build_release() {
   "$py" -m venv "$REL/venv"
   pip=("$REL/venv/bin/python" -m pip install -q --disable-pip-version-check)
   if [[ "${KIOSK_INSTALL_DEPS:-1}" == 1 ]]; then
-    "${pip[@]}" --upgrade pip 'setuptools<81' wheel
-    "${pip[@]}" dlib-bin face_recognition_models click numpy Pillow
-    "${pip[@]}" --no-deps face_recognition==1.3.0
-    "${pip[@]}" "$REL/src"
+    # Exactly the locked packages, hash-checked (face_recognition among them, over dlib-bin), then the
+    # kiosk itself built with the locked setuptools: two installs a month apart are the same.
+    "${pip[@]}" --no-deps --require-hashes -r "$REL/src/requirements/build.lock"
+    "${pip[@]}" --no-deps --require-hashes --no-build-isolation -r "$REL/src/requirements/kiosk.lock"
+    "${pip[@]}" --no-deps --no-build-isolation "$REL/src"
   else
     "${pip[@]}" --no-deps "$REL/src"
     if [[ -n ${KIOSK_DEPS_FROM:-} ]]; then  # tests: the dependencies of an existing environment

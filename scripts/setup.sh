@@ -40,16 +40,37 @@ fi
 
 VENV=.venv
 STAMP=$VENV/.setup-stamp
-want=$(cat pyproject.toml scripts/setup.sh | sha256sum | cut -d' ' -f1)
+LOCK=requirements/dev.lock
+want=$(cat pyproject.toml scripts/setup.sh requirements/*.lock | sha256sum | cut -d' ' -f1)
 if [[ -f "$STAMP" && "$(cat "$STAMP")" == "$want" ]]; then
   exit 0
 fi
+# Every Python package comes from the lock, pinned and hash-checked (scripts/lock.sh, `make lock`);
+# face_recognition is in it and installed like everything else with --no-deps, over dlib-bin.
+source scripts/lock_inputs.sh
+stale=""
+if ! lock_is_current "$LOCK"; then
+  if [[ -n "${CI:-}" ]]; then
+    echo "setup: $LOCK is stale: pyproject.toml (or requirements/*.in) changed after the last \`make lock\`."
+    echo "setup: run \`make lock\` and commit requirements/*.lock"
+    exit 1
+  fi
+  stale=1
+  echo "setup: WARNING: $LOCK is stale against pyproject.toml: run \`make lock\` (and commit requirements/*.lock)."
+  echo "setup: installing the locked packages, then what pyproject.toml added, unpinned, for now."
+fi
 [[ -x $VENV/bin/python ]] || "$PY" -m venv "$VENV"
 PIP=("$VENV/bin/python" -m pip install -q --disable-pip-version-check)
-"${PIP[@]}" --upgrade pip 'setuptools<81' wheel
-# face_recognition would pull dlib and compile it for many minutes: dlib-bin ships the module.
-"${PIP[@]}" dlib-bin face_recognition_models click numpy Pillow 'setuptools<81'
-"${PIP[@]}" --no-deps face_recognition==1.3.0
-"${PIP[@]}" -e '.[test,backoffice]'
+# The GUI build of OpenCV was replaced by opencv-python-headless: both install cv2, so one must go.
+if "$VENV/bin/python" -m pip show -q opencv-python >/dev/null 2>&1; then
+  "$VENV/bin/python" -m pip uninstall -q -y opencv-python opencv-python-headless 2>/dev/null
+fi
+"${PIP[@]}" --no-deps --require-hashes -r requirements/build.lock
+"${PIP[@]}" --no-deps --require-hashes --no-build-isolation -r "$LOCK"
+if [[ -n $stale ]]; then
+  "${PIP[@]}" --no-build-isolation -e '.[test,backoffice]'
+else
+  "${PIP[@]}" --no-deps --no-build-isolation -e '.[test,backoffice]'
+fi
 echo "$want" > "$STAMP"
 echo "setup: done"
