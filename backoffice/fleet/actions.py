@@ -120,7 +120,7 @@ def receive_heartbeat(kiosk: Kiosk, hb: contract.Heartbeat, *, clock_skew_s: flo
             Kiosk.objects.filter(pk=kiosk.pk).update(software_version=hb.software_version)
     return contract.HeartbeatAnswer(received_at=now.timestamp(), audit_challenge=tuple(state.audit_challenge),
                                     staff_version=staff_version(), guide_version=current_guide().version,
-                                    results_waiting=len(results_for(kiosk).results))
+                                    results_waiting=_results_query(kiosk).count())
 
 
 def _check_audit(kiosk: Kiosk, state: KioskState, hb: contract.Heartbeat, alerts: Alerts, now: dt.datetime) -> None:
@@ -167,15 +167,23 @@ def _check_audit(kiosk: Kiosk, state: KioskState, hb: contract.Heartbeat, alerts
 
 
 def _challenge(kiosk: Kiosk, head_seq: int, size: int) -> list[int]:
-    """Seqs to prove next time: the first head, the previous one and random ones (unpredictable)."""
-    seqs = list(AuditHead.objects.filter(kiosk=kiosk, seq__lt=head_seq).order_by("seq")
-                .values_list("seq", flat=True)[:5000])
-    if not seqs:
+    """Seqs to prove next time: the first head, the previous one and random ones (unpredictable).
+
+    Index lookups only (the unique (kiosk, seq) index), so the cost does not grow with the heads kept.
+    """
+    heads = AuditHead.objects.filter(kiosk=kiosk, seq__lt=head_seq)
+    first = heads.order_by("seq").values_list("seq", flat=True).first()
+    if first is None:
         return []
-    chosen = {seqs[0], seqs[-1]}
+    last = heads.order_by("-seq").values_list("seq", flat=True).first()
+    chosen = {first, last}
     rnd = random.SystemRandom()
-    while len(chosen) < min(size, len(seqs)):
-        chosen.add(rnd.choice(seqs))
+    for _ in range(max(0, size - 2) * 2):
+        if len(chosen) >= size or last - first < 2:
+            break
+        pick = heads.filter(seq__gte=rnd.randint(first, last)).order_by("seq").values_list("seq", flat=True).first()
+        if pick is not None:
+            chosen.add(pick)
     return sorted(chosen)
 
 
@@ -516,12 +524,15 @@ def guide_for(have: int | None) -> contract.GuideVersion:
 # Results to place
 
 
-def results_for(kiosk: Kiosk) -> contract.ResultsToPlace:
+def _results_query(kiosk: Kiosk) -> Any:
     from backoffice.cases.models import Case, Channel, State
 
-    cases = (Case.objects.filter(kiosk=kiosk, state__in=(State.APPROVED, State.REJECTED, State.MORE_PAPERS),
-                                 result_channel__in=("", Channel.LOCKER), placement__isnull=True)
-             .order_by("updated_at")[:500])
+    return Case.objects.filter(kiosk=kiosk, state__in=(State.APPROVED, State.REJECTED, State.MORE_PAPERS),
+                               result_channel__in=("", Channel.LOCKER), placement__isnull=True)
+
+
+def results_for(kiosk: Kiosk) -> contract.ResultsToPlace:
+    cases = _results_query(kiosk).order_by("updated_at")[:500]
     return contract.ResultsToPlace(kiosk.kiosk_id, tuple(
         contract.ResultToPlace(c.case_code, c.service_name_zh, c.service_name_en, c.name_masked, c.state,
                                c.updated_at.timestamp()) for c in cases))
