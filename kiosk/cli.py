@@ -502,9 +502,11 @@ def build_parser() -> argparse.ArgumentParser:
     rb.add_argument("--root", default="", help="staging root (DESTDIR)")
     rb.set_defaults(func=cmd_rollback)
 
+    from kiosk.calibrate import add_calibrate_commands
     from kiosk.locker_cli import add_locker_commands
 
     add_locker_commands(sub)
+    add_calibrate_commands(sub)
     cfgp = sub.add_parser("config", help="configuration").add_subparsers(dest="config_command", required=True)
     cfgp.add_parser("check", help="validate the configuration file").set_defaults(func=cmd_config_check)
     return p
