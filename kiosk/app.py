@@ -61,6 +61,7 @@ DEVICE_SERVICES: dict[str, tuple[str, ...]] = {
 }
 # what the idle screen's buttons need: still offered on the out-of-service screen while these are up
 ACTION_SERVICES: dict[str, tuple[str, ...]] = {"start": ("identity", "deposit"), "pickup": ("pickup",)}
+STAFF_SCREENS = {Screen.STAFF_PIN, Screen.STAFF_PICKUPS, Screen.STAFF_COMPARTMENTS, Screen.MAINTENANCE}
 # screens between residents: a device going down replaces them with the out-of-service screen
 BETWEEN_RESIDENTS = {Screen.IDLE, Screen.OUT_OF_SERVICE}
 
@@ -497,6 +498,8 @@ class KioskApp(App):
         if flow_screen is Screen.IDLE and self._flow_screen not in (None, Screen.IDLE):
             self._reset_for_next_resident()
         self._flow_screen = flow_screen
+        if view.screen in STAFF_SCREENS and self.large_text:
+            self._set_elder(False)  # staff work in the standard mode
         self.shown = view
         screen = self.sm.get_screen(view.screen.value)
         screen.show(view, self)

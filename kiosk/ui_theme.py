@@ -81,11 +81,12 @@ def mm_per_px(width: float, height: float, diagonal_in: float = DEFAULT_DIAGONAL
 
 def metrics(width: float, height: float, large_text: bool = False, diagonal_in: float = DEFAULT_DIAGONAL_IN) -> Metrics:
     unit = min(width, height) / REFERENCE_SHORT_SIDE
-    text = unit * (LARGE_TEXT_FACTOR if large_text else 1.0)
+    landscape = width > height  # a short screen: elder mode grows text less and targets only to 20 mm
+    text = unit * ((1.2 if landscape else LARGE_TEXT_FACTOR) if large_text else 1.0)
     mm = mm_per_px(width, height, diagonal_in)
     touch = max(TOUCH_MIN_AT_REFERENCE * unit, TOUCH_MIN_MM / mm, 1.0)
     if large_text:
-        touch = max(touch * ELDER_TOUCH_FACTOR, ELDER_TOUCH_MIN_MM / mm)
+        touch = max(touch * (1.0 if landscape else ELDER_TOUCH_FACTOR), ELDER_TOUCH_MIN_MM / mm)
     return Metrics(
         unit=unit,
         mm_per_px=mm,

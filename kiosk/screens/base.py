@@ -150,7 +150,6 @@ class KioskScreen(Screen):
         self.actions.bind(minimum_height=self.actions.setter("height"))
         self.content.add_widget(self.body)
         self.content.add_widget(self.status)
-        self.content.add_widget(self.main_action)
         self.content.add_widget(self.actions)
         self.help_bar = BoxLayout(size_hint_y=None, height=0)
         self.replay = BigButton(role="secondary", font_kind="small")
@@ -160,14 +159,11 @@ class KioskScreen(Screen):
         self.root_box.add_widget(self.header)
         self.root_box.add_widget(self.step_bar)
         self.root_box.add_widget(self.content)
-        if self.resident:
-            self.help_bar.add_widget(self.replay)
-            self.help_bar.add_widget(self.help)
-            self.content.add_widget(self.help_bar)
+        self._help_in_header: bool | None = None
         self.add_widget(self.root_box)
         self._status_parts: tuple[bool, bool, bool] = (False, False, False)
         self._actions_key: tuple[Any, ...] = ()  # what the action buttons were built for
-        app.bind(touch=self.restyle, font_small=self.restyle)
+        app.bind(touch=self.restyle, font_small=self.restyle, landscape=self.restyle)
         self.restyle()
 
     def _paint(self, *_: Any) -> None:
@@ -192,7 +188,31 @@ class KioskScreen(Screen):
         self.countdown.width = app.touch * 3
         self.countdown.font_size = app.font_body
         self.help_bar.spacing = gap
-        self.help_bar.height = app.touch if self.resident else 0
+        self._place_help(bool(app.landscape))
+        self.help_bar.height = app.touch if self.resident and not app.landscape else 0
+        if self.resident and (self.help_bar.parent is None) == (not app.landscape):
+            if app.landscape:
+                self.content.remove_widget(self.help_bar)
+            else:
+                self.content.add_widget(self.help_bar, index=0)
+        self.replay.size_hint_x = self.help.size_hint_x = None if app.landscape else 1
+        self.replay.width = self.help.width = toggle_w
+
+    def _place_help(self, in_header: bool) -> None:
+        """Portrait: "再听一遍" and "一键呼叫" in a bar at the bottom; landscape: in the header (height is short)."""
+        if not self.resident or in_header == self._help_in_header:
+            return
+        self._help_in_header = in_header
+        for button in (self.replay, self.help):
+            if button.parent is not None:
+                button.parent.remove_widget(button)
+        if in_header:
+            index = len(self.header.children) - 1  # right after the title
+            self.header.add_widget(self.help, index=index)
+            self.header.add_widget(self.replay, index=index)
+        else:
+            self.help_bar.add_widget(self.replay)
+            self.help_bar.add_widget(self.help)
 
     def show(self, view: View, app: UiContext) -> None:
         tr = app.tr
@@ -211,7 +231,10 @@ class KioskScreen(Screen):
                 if getattr(app, "language", "zh") == "en":
                     summary = summary.replace("：", ": ")
             elder = bool(app.large_text)
-            if elder and not app.landscape:  # the header's free room names the step: one line less below
+            if app.landscape:  # a short screen: the header's title names the step instead of a bar
+                self.title.text = summary or self.title.text
+                words, summary = [], ""
+            elif elder:  # the header's free room names the step: one line less below
                 self.title.text, summary = summary, ""
             self.step_bar.show(words, current, summary, elder)
         self.body.show(view, app)
@@ -248,7 +271,7 @@ class KioskScreen(Screen):
         self.main_action.clear_widgets()
         self.main_action.height = 0
         buttons = list(zip(shown, labels, strict=True))
-        if app.large_text and self.resident:
+        if app.large_text and self.resident and not app.landscape:  # landscape: one row, the others grey
             ranked = sorted(buttons, key=lambda b: MAIN_ACTIONS.index(b[0]) if b[0] in MAIN_ACTIONS else 99)
             main = next((b for b in ranked if b[0] not in SECONDARY_ACTIONS), None)
             if main is not None:
@@ -257,13 +280,18 @@ class KioskScreen(Screen):
                 button.bind(height=self.main_action.setter("height"))
                 self.main_action.add_widget(button)
                 self.main_action.height = button.height
+        if (self.main_action.parent is None) != (not self.main_action.children):
+            if self.main_action.children:  # present only when used: an empty row still costs a gap
+                self.content.add_widget(self.main_action, index=list(self.content.children).index(self.actions) + 1)
+            else:
+                self.content.remove_widget(self.main_action)
         per_row = 4 if app.landscape else 3
         if app.large_text and self.resident:
             per_row = 3
         self.actions.cols = max(1, min(len(buttons), per_row))
         for action, label in buttons:
             button = self._button(action, label, app)
-            if app.large_text and self.resident:
+            if self.main_action.children:  # the main action is above: these are the others
                 button.role = "secondary"
             self.actions.add_widget(button)
 

@@ -29,8 +29,9 @@ class IdleBody(ScreenBody):
         ids = self.ids
         ids.welcome.text = app.tr(view.message or "idle.welcome")
         ids.hint.text = app.tr("idle.touch_to_start")
-        ids.services_title.text = app.tr("idle.services_title")
-        services = view.params.get("services", [])
+        elder = bool(getattr(app, "large_text", False))  # elder mode: fewer words, the two buttons say it
+        ids.services_title.text = "" if elder else app.tr("idle.services_title")
+        services = [] if elder else view.params.get("services", [])
         ids.services.text = "\n".join(f"• {self._name(s, app)}" for s in services)
         ids.version.text = f"v{__version__}"
         self._shown = (view, app)

@@ -128,3 +128,78 @@ def tap(button: Any) -> Iterator[float]:
     yield 0.05
     t.touch_up()
     yield 0.1
+
+
+def _luminance(rgb: Any) -> float:
+    """WCAG 2 relative luminance of an sRGB colour with channels 0..1."""
+
+    def lin(c: float) -> float:
+        return c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
+
+    r, g, b = (lin(float(c)) for c in rgb[:3])
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+def contrast(a: Any, b: Any) -> float:
+    la, lb = sorted((_luminance(a), _luminance(b)), reverse=True)
+    return (la + 0.05) / (lb + 0.05)
+
+
+def text_contrasts(root: Any, image_path: Path, window_size: tuple[float, float]) -> list[dict[str, Any]]:
+    """Every visible text on screen: its colour against the background measured under it.
+
+    The background is the most common colour of the rendered screenshot inside the text's box
+    (text covers a small part of its box); the text's colour is the widget's own (the disabled
+    colour for a disabled button), blended over that background by its alpha. Texts in a scroll
+    view that are scrolled out of sight are left out: they are not on the screen.
+    """
+    import numpy as np
+    from kivy.uix.label import Label
+    from kivy.uix.scrollview import ScrollView
+    from PIL import Image
+
+    image = np.asarray(Image.open(image_path).convert("RGB"))
+    ih, iw = image.shape[:2]
+    packed = (image[..., 0].astype(np.int64) << 16) | (image[..., 1].astype(np.int64) << 8) | image[..., 2]
+    palette = np.unique(packed)  # every colour on screen, sorted: a patch's colours index into it
+    sx, sy = iw / window_size[0], ih / window_size[1]
+    out: list[dict[str, Any]] = []
+
+    def inside_scroll(w: Any) -> bool:
+        parent, box = w.parent, _rect(w)
+        while parent is not None and parent is not parent.parent:
+            if isinstance(parent, ScrollView):
+                px, py, pw, ph = _rect(parent)
+                x, y, ww, hh = box
+                if x < px - 1 or y < py - 1 or x + ww > px + pw + 1 or y + hh > py + ph + 1:
+                    return False
+            parent = parent.parent
+        return True
+
+    def shown(w: Any) -> bool:
+        node = w
+        while node is not None and node is not getattr(node, "parent", None):
+            if getattr(node, "opacity", 1) <= 0:
+                return False
+            node = node.parent
+        return True
+
+    for w in root.walk():
+        if not isinstance(w, Label) or not str(w.text).strip() or w.width < 2 or w.height < 2:
+            continue
+        if not shown(w) or not inside_scroll(w):
+            continue
+        x, y, ww, hh = _rect(w)
+        x0, x1 = max(0, int(x * sx)), min(iw, int((x + ww) * sx))
+        y0, y1 = max(0, int(ih - (y + hh) * sy)), min(ih, int(ih - y * sy))
+        if x1 - x0 < 2 or y1 - y0 < 2:
+            continue
+        patch = packed[y0:y1, x0:x1].ravel()
+        mode = int(np.bincount(np.searchsorted(palette, patch)).argmax())
+        bg = np.array([(palette[mode] >> 16) & 255, (palette[mode] >> 8) & 255, palette[mode] & 255]) / 255.0
+        fg = list(w.disabled_color if getattr(w, "disabled", False) else w.color)
+        alpha = fg[3] if len(fg) > 3 else 1.0
+        blended = [alpha * fg[i] + (1 - alpha) * bg[i] for i in range(3)]
+        out.append({"text": str(w.text)[:24], "widget": type(w).__name__, "ratio": round(contrast(blended, bg), 2),
+                    "fg": [round(c, 3) for c in blended], "bg": [round(float(c), 3) for c in bg]})
+    return out
