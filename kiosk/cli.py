@@ -230,6 +230,26 @@ def cmd_enrol(cfg: KioskConfig, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_deliveries(cfg: KioskConfig, args: argparse.Namespace) -> int:
+    """What waits to go to the back office, and why; ``retry`` makes it all due now (after a fix)."""
+    from kiosk.sync.queue import DeliveryQueue
+
+    if _no_store_yet(cfg):
+        return 0
+    with _open_store(cfg) as store:
+        queue = DeliveryQueue(store.db, store.cipher)
+        if args.deliveries_command == "retry":
+            print(f"{queue.retry_all_now()} case(s) due now; the running kiosk sends them within "
+                  f"{cfg.backoffice.poll_interval_s:g} s")
+            return 0
+        waiting = [d for d in queue.all() if d.acknowledged_at is None]
+        for d in waiting:
+            state = "REFUSED" if d.refused_at is not None else "waiting"
+            print(f"{d.case_code}  {state:<8} tries {d.attempts:<3} {d.error_code or ''} {d.last_error or ''}".rstrip())
+        print(f"{len(waiting)} case(s) not yet acknowledged by the back office")
+    return 0
+
+
 def _open_store(cfg: KioskConfig, *, create: bool = False) -> Any:
     from locker.store import Store
 
@@ -487,6 +507,9 @@ def build_parser() -> argparse.ArgumentParser:
     enr.add_argument("--force", action="store_true", help="replace an existing credential")
     enr.add_argument("--if-needed", action="store_true", help="keep a credential the back office still accepts")
     enr.set_defaults(func=cmd_enrol)
+    dlv = sub.add_parser("deliveries", help="cases waiting for (or refused by) the back office")
+    dlv.add_argument("deliveries_command", nargs="?", choices=["list", "retry"], default="list")
+    dlv.set_defaults(func=cmd_deliveries)
 
     rel = sub.add_parser("release", help="installed releases: self-check, confirm, status"
                          ).add_subparsers(dest="release_command", required=True)

@@ -6,12 +6,14 @@ from __future__ import annotations
 import json
 import logging
 import secrets
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sync_support import Backoffice, Clock, Kiosk, deposit, kiosk_at, worker_for
+from sync_support import REPO, Backoffice, Clock, Kiosk, deposit, kiosk_at, worker_for
 
 import contract
 from kiosk.sync.credential import credential_path, load_credential, new_credential, save_credential
@@ -136,6 +138,16 @@ def test_an_oversized_package_is_refused_with_a_clear_error(enrolled: tuple[Kios
     assert "limit is" in report.refused[case_code]
     assert worker.queue.get(case_code).error_code == "contract.too_large"
     assert "contract.too_large" in by_what(k)[f"case {case_code}"].detail  # type: ignore[attr-defined]
+    # The technician's view, and a retry at once after the fix (not in refused_retry_s).
+    config = str(k.cfg.path)
+    listed = subprocess.run([sys.executable, "-m", "kiosk.cli", "--config", config, "deliveries"],
+                            capture_output=True, text=True, timeout=120, cwd=REPO)
+    assert f"{case_code}  REFUSED" in listed.stdout and "contract.too_large" in listed.stdout, listed.stderr
+    assert worker.queue.get(case_code).next_attempt_at > time.time() + 60
+    retried = subprocess.run([sys.executable, "-m", "kiosk.cli", "--config", config, "deliveries", "retry"],
+                             capture_output=True, text=True, timeout=120, cwd=REPO)
+    assert retried.returncode == 0 and "1 case(s) due now" in retried.stdout
+    assert worker.queue.due() == [case_code]
 
 
 def deliverable_package(worker, case_code: str) -> dict:  # noqa: ANN001
