@@ -6,10 +6,13 @@ Each case runs the real app headless in its own process (tests/ui_support/behavi
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
+import wave
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -92,3 +95,47 @@ def test_staff_pickups_screen_offers_override_and_maintenance_buttons(tmp_path: 
     assert "still no answer" in seen["tested_text"] and "1 台设备" in seen["tested_text"]
     assert seen["events"] == ["pin", "override", "back", "maintenance", "test_devices", "back"]
     assert seen["audit"] == ["kiosk.maintenance_entered", "kiosk.device_test", "kiosk.maintenance_left"]
+
+
+ESPEAK_STAND_IN = """#!{python}
+import json, subprocess, sys
+from pathlib import Path
+out = Path({out!r})
+n = len(list(out.glob("*.wav")))
+args = sys.argv[1:]
+(out / "args.jsonl").open("a").write(json.dumps(args, ensure_ascii=False) + "\\n")
+subprocess.run(["espeak-ng", *args[:-1], "-w", str(out / f"{{n:03d}}.wav"), args[-1]], check=True)
+"""
+
+
+@pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is not installed")
+@pytest.mark.timeout(120)
+def test_prompts_are_spoken_on_each_step_and_again_on_request_never_the_pickup_code(tmp_path: Path) -> None:
+    out = tmp_path / "voice"
+    out.mkdir()
+    stand_in = tmp_path / "espeak-ng"
+    stand_in.write_text(ESPEAK_STAND_IN.format(python=sys.executable, out=str(out)))
+    stand_in.chmod(0o755)
+    result = tmp_path / "voice.json"
+    proc = subprocess.run([sys.executable, str(SCRIPT), "voice", str(result), str(stand_in)], capture_output=True,
+                          text=True, timeout=100, cwd=ROOT)
+    assert proc.returncode == 0 and result.exists(), proc.stderr[-3000:]
+    seen = json.loads(result.read_text())
+    assert seen["said_on_show"] == [True, True, True]  # card, finger, receipt: each said as it appears
+    assert seen["replayed"] and "取件码请看屏幕" in seen["replayed"][0]  # 再听一遍 says the receipt again
+    code = seen["receipt_pickup_code"]
+    calls = [json.loads(line) for line in (out / "args.jsonl").read_text().splitlines()]
+    texts = [c[-1] for c in calls]
+    zh = "".join("零一二三四五六七八九"[int(d)] for d in code)
+    for text in texts:
+        assert code not in text and " ".join(code) not in text and zh not in " ".join(text.split()), text
+    # quiet hours all day in this run: prompts at 20 % (amplitude 40), the card-left reminder at full 90 %
+    amplitude = {c[-1]: c[c.index("-a") + 1] for c in calls}
+    card_left = next(t for t in texts if "读卡区" in t)
+    assert amplitude[card_left] == "180" and amplitude[texts[0]] == "40"
+    wavs = sorted(out.glob("*.wav"))
+    assert len(wavs) == len(calls) >= 5
+    for wav in wavs:  # real speech, not silence
+        with wave.open(str(wav)) as w:
+            samples = np.frombuffer(w.readframes(w.getnframes()), dtype=np.int16).astype(np.float64)
+        assert samples.size > 8000 and np.sqrt(np.mean(samples**2)) > 100, wav.name

@@ -1,6 +1,8 @@
 """Idle-timeout and out-of-service behaviour of the running app, headless.
 
-Usage: behaviour.py timeout|oos|session|staff RESULT_JSON — writes what it observed as JSON for the pytest side.
+Usage: behaviour.py timeout|oos|session|staff|voice RESULT_JSON [ESPEAK] — writes what it observed as JSON
+for the pytest side. ``voice`` speaks through ESPEAK, a stand-in for espeak-ng that records its
+arguments and renders the real espeak-ng's voice into a WAV file per prompt.
 """
 
 from __future__ import annotations
@@ -110,6 +112,45 @@ def session_steps(app: KioskApp, host: DemoHost, seen: dict):  # type: ignore[no
     seen["door_events"] = [e.action for e in host.events]
 
 
+def voice_steps(app: KioskApp, host: DemoHost, seen: dict):  # type: ignore[no-untyped-def]
+    """Each step's prompt said when it appears and again on 再听一遍; the card-left reminder loud."""
+    from flows.view import View
+    from kiosk.widgets import BigButton
+
+    def spoken() -> int:
+        return len(app.speaker.spoken)
+
+    for screen in (Screen.CARD_PROMPT, Screen.FINGERPRINT, Screen.RECEIPT):
+        before = spoken()
+        host.show(screen)
+        for _ in range(100):
+            if spoken() > before:
+                break
+            yield 0.05
+        seen.setdefault("said_on_show", []).append(spoken() > before)
+    yield 0.3
+    replay = next(w for w in app.sm.current_screen.walk() if isinstance(w, BigButton) and w.text == "再听一遍")
+    before = spoken()
+    yield from uikit.tap(replay)
+    for _ in range(100):
+        if spoken() > before:
+            break
+        yield 0.05
+    seen["replayed"] = app.speaker.spoken[before:]
+    seen["receipt_pickup_code"] = host.views[Screen.RECEIPT].params["pickup_code"]
+    host.publisher.publish(View(Screen.MESSAGE, "card_left", "card_left.title", {}, ("ok",)))
+    for _ in range(100):
+        if app.speaker.spoken and "身份证" in app.speaker.spoken[-1] and "读卡区" in app.speaker.spoken[-1]:
+            break
+        yield 0.05
+    for _ in range(40):  # the speaker thread hands the text to the engine
+        if any("读卡区" in t for t in app.speaker.engine_texts):
+            break
+        yield 0.05
+    seen["spoken"] = list(app.speaker.spoken)
+    seen["engine_texts"] = list(app.speaker.engine_texts)
+
+
 def main() -> None:
     mode, result = sys.argv[1], Path(sys.argv[2])
     configure_kivy(ui_theme.window_size("portrait", 0.4))
@@ -123,6 +164,13 @@ def main() -> None:
     if mode == "timeout":
         app = KioskApp(host, UiSettings(language="zh", speech=False, idle_timeout=1.5, idle_warning=1.0))
         steps = timeout_steps(app, host, seen)
+    elif mode == "voice":
+        from kiosk.speech import Speaker
+
+        night = Speaker(enabled=True, espeak=sys.argv[3], volume=90, quiet_hours="00:00-23:59", quiet_volume=20)
+        night.player = None  # no loudspeaker on a test machine: the stand-in renders to files
+        app = KioskApp(host, UiSettings(language="zh", speech=True, idle_timeout=3600), speaker=night)
+        steps = voice_steps(app, host, seen)
     elif mode == "session":
         app = KioskApp(host, UiSettings(language="zh", speech=False, idle_timeout=1.5, idle_warning=1.0))
         steps = session_steps(app, host, seen)
