@@ -57,8 +57,11 @@ def cmd_locker(cfg: KioskConfig, args: argparse.Namespace) -> int:
 def _list(store: Any) -> int:
     from locker import compartments as comp
 
+    held = comp.held_by_cases(store.db)  # e.g. a collection door shut but never confirmed
     for c in comp.load_all(store.db, include_retired=True):
         flags = " needs staff" if c.needs_staff else ""
+        if c.id in held and c.case_code != held[c.id]:
+            flags += f" held for pending case {held[c.id]}"
         flags += " retired" if c.retired else ""
         print(f"{c.id:<6} {c.size.value:<7} board {c.board} lock {c.lock:<3} {c.state.value:<13}"
               f" {c.case_code or '-':<9}{flags}{'  ' + c.note if c.note else ''}")
