@@ -103,3 +103,24 @@ def test_espeak_renders_each_prompt_audibly_and_louder_at_a_higher_volume(tmp_pa
     code = views[Screen.RECEIPT].params["pickup_code"]
     given = " | ".join(loud.engine_texts)
     assert all(form not in given for form in secret_forms(code)), given
+
+
+def test_the_configuration_checks_volume_quiet_hours_panel_and_help_phone(tmp_path: Path) -> None:
+    from devices.errors import ConfigError
+    from kiosk.config import load_config
+
+    root = Path(__file__).resolve().parents[1]
+    text = (root / "config" / "kiosk.sim.toml").read_text(encoding="utf-8")
+    cfg = load_config(root / "config" / "kiosk.sim.toml")
+    assert cfg.help_phone == "0571-8800 1234" and cfg.ui.volume == 80 and cfg.ui.quiet_hours == "22:00-07:00"
+    bad = (text.replace("volume = 80", "volume = 180").replace('quiet_hours = "22:00-07:00"', 'quiet_hours = "late"')
+           .replace("screen_diagonal_in = 21.5", "screen_diagonal_in = 2")
+           .replace('help_phone = "0571-8800 1234"', 'help_phone = "call Mr Wang"'))
+    path = tmp_path / "config" / "kiosk.toml"
+    path.parent.mkdir()
+    path.write_text(bad, encoding="utf-8")
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    message = str(err.value)
+    for key in ("ui.volume", "ui.quiet_hours", "ui.screen_diagonal_in", "kiosk.help_phone"):
+        assert key in message, key
