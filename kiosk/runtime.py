@@ -453,6 +453,7 @@ class KioskRuntime:
             check_devices=self.check_devices,
             audit=self.store.audit,
             staff_alerts=self.outbox,
+            timeouts={k: v for k, v in timeouts.items() if k in StaffPickupFlow.default_timeouts},
         )
         frame_sizes = {name: (c.dev.width, c.dev.height) for name, c in self.cameras.items()}
         self.host = KioskHost(
