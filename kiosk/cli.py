@@ -349,9 +349,9 @@ def cmd_key(cfg: KioskConfig, args: argparse.Namespace) -> int:
                 row = keys.meta_row(db)
             print(f"data in {db_path}: key id {row['key_id'] if row else 'not recorded yet'}")
         return 0
-    if source.credential:
-        print(f"kiosk key rotate: the key is a {source.describe()}; rotating a sealed key is not supported yet "
-              f"(it needs the new key sealed the same way)", file=sys.stderr)
+    if source.kind == "credential":
+        print(f"kiosk key rotate: run it as root from a shell, not inside the service (the {source.describe()} "
+              f"is the decrypted copy systemd handed over)", file=sys.stderr)
         return 2
     if not db_path.exists():
         print(f"no database yet at {db_path}: nothing to rotate")
@@ -362,12 +362,14 @@ def cmd_key(cfg: KioskConfig, args: argparse.Namespace) -> int:
     lock = keys.StoreLock(cfg.store.data_dir, exclusive=True)
     try:
         with Database(db_path) as db:
-            new_id = keys.rotate(db, old, cfg.store.key_file, cfg.store.data_dir / "scans",
-                                 pause=float(getattr(args, "pause", 0.0) or 0.0))
+            new_id = keys.rotate(db, old, source.path, cfg.store.data_dir / "scans",
+                                 pause=float(getattr(args, "pause", 0.0) or 0.0), source=source)
     finally:
         lock.release()
-    print(f"key rotated: the data is now under key id {new_id} in {cfg.store.key_file}; back this key file up "
-          f"now (the old key no longer opens anything)")
+    backup = (f"systemd-creds decrypt --name={keys.CREDENTIAL_NAME} {source.path} /root/kiosk-data-key.backup"
+              if source.kind == "sealed" else f"a copy of {source.path}")
+    print(f"key rotated: the data is now under key id {new_id} in the {source.describe()}; back this key up now "
+          f"({backup}, kept offline): the old key no longer opens anything")
     return 0
 
 

@@ -21,7 +21,9 @@ Rotation (``kiosk key rotate``) is interrupt-safe: the next key is written besid
 database transaction re-encrypts every blob, re-wraps the lookup key, re-chains the audit log
 under the new key and records the new key id. Whoever opens the store next finishes the job from
 what the database says: the old id recorded → the rotation never happened (leftovers removed);
-the new id recorded → rename the ``.rotating`` files and the next key into place.
+the new id recorded → rename the ``.rotating`` files and the next key into place. A sealed key
+(``/etc/credstore.encrypted/kiosk-data-key``, rotated from a root shell) gets its successor sealed
+the same way (``<credential>.next``, then renamed); the service picks it up at its next start.
 """
 
 from __future__ import annotations
@@ -141,6 +143,37 @@ def read_key(source: KeySource) -> bytes:
     return key
 
 
+def seal_with() -> str:
+    """systemd-creds' sealing: the TPM where there is one, else the host's credential secret."""
+    return os.environ.get("KIOSK_CREDS_WITH_KEY") or ("tpm2" if Path("/dev/tpmrm0").exists() else "host")
+
+
+def write_key(source: KeySource, key: bytes, path: Path) -> None:
+    """Write ``key`` to ``path`` in the source's form: a 0600 file, or a sealed credential."""
+    if source.kind == "file":
+        atomic_write(path, key, mode=0o600)
+        return
+    import subprocess
+
+    tmp = path.with_name(path.name + ".tmp")
+    proc = subprocess.run(
+        ["systemd-creds", "encrypt", f"--name={CREDENTIAL_NAME}", f"--with-key={seal_with()}", "-", str(tmp)],
+        input=key,
+        capture_output=True,
+        timeout=60,
+    )
+    if proc.returncode != 0:
+        tmp.unlink(missing_ok=True)
+        raise KeyFileError(f"systemd-creds could not seal the new key: {proc.stderr.decode(errors='replace').strip()}")
+    os.chmod(tmp, 0o600)
+    os.replace(tmp, path)
+    fsync_dir(path.parent)
+
+
+def read_key_at(source: KeySource, path: Path) -> bytes:
+    return read_key(KeySource(path, source.kind))
+
+
 def ensure_meta_table(db: Database) -> None:
     with db.transaction() as conn:
         conn.execute(_META_SQL)
@@ -195,8 +228,8 @@ def open_cipher(db: Database, key_file: str | Path, *, create: bool) -> Cipher:
     """The store's cipher, refusing a key that does not belong to this database (see the module doc)."""
     ensure_meta_table(db)
     source = key_source(key_file)
-    if not source.credential:
-        finish_interrupted_rotation(db, source.path)
+    if source.kind in ("file", "sealed"):
+        finish_interrupted_rotation(db, source.path, source=source)
     if not source.credential and not source.path.exists():
         if holds_encrypted_data(db):
             raise KeyFileError(missing_key_message(db, source))
@@ -217,6 +250,11 @@ def open_recorded(db: Database, key: bytes, source: KeySource) -> Cipher:
     row = meta_row(db)
     assert row is not None
     if not hmac.compare_digest(row["key_check"], key_check(key)):
+        if row["rotating_to"]:
+            raise KeyFileError(
+                f"the {source.describe()} (key id {key_id(key)}) is not the key of the data in {db.path}: a key "
+                f"rotation to key id {row['key_id']} was interrupted; run `kiosk key id` as root to finish it"
+            )
         raise KeyFileError(
             f"the {source.describe()} has key id {key_id(key)}, but the data in {db.path} was encrypted with "
             f"key id {row['key_id']}; refusing to start with the wrong key — restore the backup of key id "
@@ -317,7 +355,9 @@ def _rotating_files(db: Database, scans_root: Path) -> list[tuple[Path, Path]]:
     return out
 
 
-def finish_interrupted_rotation(db: Database, key_path: Path, scans_root: Path | None = None) -> str | None:
+def finish_interrupted_rotation(
+    db: Database, key_path: Path, scans_root: Path | None = None, *, source: KeySource | None = None
+) -> str | None:
     """Complete or undo a rotation a crash interrupted; returns what was done (None: nothing to do)."""
     row = meta_row(db)
     nxt = _next_path(key_path)
@@ -328,7 +368,7 @@ def finish_interrupted_rotation(db: Database, key_path: Path, scans_root: Path |
             with contextlib.suppress(OSError):
                 p.unlink()
         return None
-    new_key = load_key_file(nxt)
+    new_key = read_key_at(source or KeySource(key_path, "file"), nxt)
     if hmac.compare_digest(row["key_check"], key_check(new_key)):
         # committed: move the re-encrypted files and the key into place
         for tmp, final in _rotating_files(db, scans_root):
@@ -368,7 +408,15 @@ _BLOB_COLUMNS = (("cases", "case_code", ("identity_enc", "photo_enc", "fingerpri
 _FIELD_OF = {"identity_enc": "identity", "photo_enc": "card_photo", "fingerprint_enc": "fingerprint"}
 
 
-def rotate(db: Database, old: Cipher, key_path: Path, scans_root: Path, *, pause: float = 0.0) -> str:
+def rotate(
+    db: Database,
+    old: Cipher,
+    key_path: Path,
+    scans_root: Path,
+    *,
+    pause: float = 0.0,
+    source: KeySource | None = None,
+) -> str:
     """Re-encrypt everything under a fresh key (see the module doc); returns the new key id.
 
     ``pause`` sleeps between scan files (tests kill the process mid-way).
@@ -385,7 +433,8 @@ def rotate(db: Database, old: Cipher, key_path: Path, scans_root: Path, *, pause
         raise KeyFileError(f"the audit log does not verify; a rotation would re-chain it and hide that:\n{report}")
     new_key = os.urandom(KEY_BYTES)
     nxt = _next_path(key_path)
-    atomic_write(nxt, new_key, mode=0o600)
+    source = source or KeySource(key_path, "file")
+    write_key(source, new_key, nxt)  # sealed the same way as the key it replaces
     with db.transaction() as conn:
         conn.execute("UPDATE key_meta SET rotating_to = ? WHERE id = 1", (key_id(new_key),))
     new = Cipher(new_key)
@@ -426,6 +475,6 @@ def rotate(db: Database, old: Cipher, key_path: Path, scans_root: Path, *, pause
             " recorded_at = ? WHERE id = 1",
             (key_id(new_key), key_check(new_key), wrap_lookup_key(new, old.lookup_key), time.time()),
         )
-    finish_interrupted_rotation(db, key_path, scans_root)
+    finish_interrupted_rotation(db, key_path, scans_root, source=source)
     log.warning("data key rotated: key id %s replaced %s", key_id(new_key), old_row["key_id"])
     return key_id(new_key)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -234,3 +235,32 @@ def test_pin_hashes_need_the_key_and_old_hashes_are_peppered_in_place(tmp_path: 
         assert digest != bytes(row["pin_hash"]) and digest not in bytes(row["pin_hash"])
         accounts = StaffAccounts(store.db, store.audit, cipher=store.cipher, scrypt_n=FAST_N)
         assert accounts.verify("04000001", "135790").name == "旧"
+
+
+def test_key_rotate_from_a_root_shell_reseals_a_sealed_credential(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    import shutil
+
+    if shutil.which("systemd-creds") is None:
+        pytest.skip("systemd-creds is not installed here")
+    codes = make_store(tmp_path)
+    key_file = tmp_path / "state/keys/kiosk.key"
+    credstore = tmp_path / "credstore"
+    credstore.mkdir(mode=0o700)
+    cred = credstore / "kiosk-data-key"
+    # what make install does (tpm2-absent: a null sealing key, so no TPM or host secret is needed here)
+    subprocess.run(["systemd-creds", "encrypt", "--name=kiosk-data-key", "--with-key=tpm2-absent", str(key_file),
+                    str(cred)], check=True, capture_output=True, timeout=60)
+    old_id = key_id(key_file.read_bytes())
+    key_file.unlink()  # the key is no longer on the data disk
+    monkeypatch.setenv("KIOSK_CREDSTORE", str(credstore))
+    monkeypatch.setenv("KIOSK_CREDS_WITH_KEY", "tpm2-absent")
+    before = cred.read_bytes()
+    out = kiosk(tmp_path, "key", "rotate")
+    assert out.returncode == 0, out.stderr
+    assert cred.read_bytes() != before and not (credstore / "kiosk-data-key.next").exists()
+    shown = kiosk(tmp_path, "key", "id")
+    ids = set(re.findall(r"key id ([0-9a-f]{16})", shown.stdout))
+    assert len(ids) == 1 and old_id not in ids, shown.stdout  # the sealed key and the data agree: a new id
+    all_readable(tmp_path, codes)
+    assert not key_file.exists()
