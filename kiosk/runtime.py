@@ -787,6 +787,27 @@ class KioskRuntime:
         )
 
     # -- supervision ----------------------------------------------------------------------------
+    def _daily_backup(self) -> None:
+        """A fresh database backup once a day (never of a database that failed its start-up check).
+
+        Daily rather than only at start: a kiosk runs for weeks, and a backup is both what staff
+        restore after a loss and a copy of data the retention purge has since removed — so the
+        newest few are kept, none much older than a few days.
+        """
+        import time
+
+        from locker.integrity import BACKUP_DIR, backup_database, newest_backup
+
+        if self.store is None or not self.health["store"].status.usable:
+            return
+        newest = newest_backup(self.store.db.path.parent / BACKUP_DIR)
+        try:
+            if newest is not None and time.time() - newest.stat().st_mtime < 86400:
+                return
+            backup_database(self.store.db.path)
+        except (OSError, sqlite3.Error) as exc:
+            log.error("database backup failed: %s", exc)
+
     def deposit_preflight(self) -> str | None:
         """Asked as a deposit starts: what makes it impossible now (measured now, not last round)."""
         if not self.health["store"].status.usable:
@@ -799,6 +820,7 @@ class KioskRuntime:
         while not self._stop.wait(self.supervise_interval):
             if self.disk is not None:
                 self.disk.check()  # the out-of-service screen follows the "disk" status
+            self._daily_backup()
             idle = self.sessions is not None and self.sessions.current is None
             for slot in list(self.slots.values()):
                 if self._stop.is_set():

@@ -160,3 +160,28 @@ def test_staff_see_nothing_of_it_when_nothing_was_lost(tmp_path: Path) -> None:
         report = check_store(store.audit, inspect_files(data / DB_NAME))
         _ = store.submissions.open_draft(service_id="s", required_papers=[], identity=Identity("李四", "110"))
     assert report.serve and report.backup is None
+
+
+def test_daily_backup_is_fresh_and_never_of_a_bad_database(tmp_path: Path) -> None:
+    from devices.status import DeviceStatus
+    from kiosk.runtime import KioskRuntime
+
+    runtime = KioskRuntime(load_config(write_config(tmp_path, pcsc=False)))  # not started: its backup only
+    data, key = tmp_path / "data", tmp_path / "keys" / "kiosk.key"
+    write_cases(data, key, 1, kill=False)
+    backups = data / "backups"
+    with Store.open(data, key) as store:
+        runtime.store = store
+        runtime._daily_backup()
+        runtime._daily_backup()  # less than a day later: nothing new
+        assert len(list(backups.glob("kiosk-*.sqlite3"))) == 1
+        old = next(backups.glob("kiosk-*.sqlite3"))
+        os.utime(old, (old.stat().st_atime - 2 * 86400, old.stat().st_mtime - 2 * 86400))
+        old.rename(backups / "kiosk-20000101-000000.sqlite3")
+        runtime.health["store"].set(DeviceStatus.HARDWARE_ERROR, "rows missing")
+        runtime._daily_backup()  # a database that lost rows never pushes a good backup out
+        assert [p.name for p in backups.glob("kiosk-*.sqlite3")] == ["kiosk-20000101-000000.sqlite3"]
+        runtime.health["store"].set(DeviceStatus.ONLINE, "")
+        runtime._daily_backup()
+        assert len(list(backups.glob("kiosk-*.sqlite3"))) == 2
+        runtime.store = None
