@@ -249,12 +249,19 @@ def _door_events(kiosk: Kiosk, state: KioskState, alerts: Alerts) -> None:
 
     kinds = {contract.EventKind.DOOR_JAMMED.value: AlertKind.DOOR_JAMMED,
              contract.EventKind.FORCED_OPEN.value: AlertKind.FORCED_OPEN}
-    for ev in KioskEventRecord.objects.filter(kiosk=kiosk, kind__in=kinds, id__gt=state.last_door_event_id
+    placed = contract.EventKind.RESULT_PLACED.value
+    for ev in KioskEventRecord.objects.filter(kiosk=kiosk, kind__in=[*kinds, placed], id__gt=state.last_door_event_id
                                               ).order_by("id"):
+        state.last_door_event_id = ev.id
+        if ev.kind == placed:  # a result placed through the kiosk's own flow: where and when
+            if ev.case_id is not None and ev.compartment_id:
+                ResultPlacement.objects.get_or_create(case_id=ev.case_id, defaults={
+                    "kiosk": kiosk, "compartment_id": ev.compartment_id, "placed_at": ev.occurred_at,
+                    "actor": ev.actor})
+            continue
         what = "jammed" if ev.kind == "door_jammed" else "was forced open"
         alerts.raise_(kinds[ev.kind], ev.compartment_id or "?", f"{kiosk.name}: the door of compartment "
                       f"{ev.compartment_id or '?'} {what} at {timezone.localtime(ev.occurred_at):%Y-%m-%d %H:%M}")
-        state.last_door_event_id = ev.id
     out_of_order = set(state.compartments.get("out_of_order_ids", []))
     for (kind, key) in list(alerts.open):
         if kind == AlertKind.DOOR_JAMMED and key not in out_of_order:

@@ -278,6 +278,15 @@ def start_fleet(runtime: Any, guide: Any, guide_file: Path) -> Any:
                        silent_boards=silent_boards, versions=puller.versions)
     sender = HeartbeatSender(facts, cfg.backoffice, credential_file=cred_file, simulator=cfg.simulator.enabled,
                              on_answer=puller.on_heartbeat)
+    def hook_staff_screen() -> None:
+        staff = getattr(runtime, "staff", None)
+        if staff is None or getattr(staff, "_backoffice_results", False) or not hasattr(staff, "results_due"):
+            return
+        local = staff.results_due
+        staff.results_due = lambda: puller.staff_results_due(local())
+        staff._backoffice_results = True
+
+    puller.on_round = hook_staff_screen
     runtime.puller, runtime.heartbeat = puller.start(), sender.start()
     runtime._closers.append(puller.stop)
     runtime._closers.append(sender.stop)

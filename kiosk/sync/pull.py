@@ -82,6 +82,7 @@ class Puller:
         self.guide_dir = guide_dir
         self.guide_version = guide_version
         self.on_guide = on_guide  # returns False when the switch must wait (a session is running)
+        self.on_round: Callable[[], None] | None = None  # after each round (the runtime hooks the staff screen)
         self.clock = clock
         self.queue = DeliveryQueue(store.db, store.cipher, clock=clock)
         self.status = "starting"
@@ -173,7 +174,27 @@ class Puller:
                 self.status = f"kept last copy: {message}"
                 return self.status
             self.status = "ok"
+            if self.on_round is not None:
+                self.on_round()
             return self.status
+
+    def pulled_results(self) -> bool:
+        """Whether the back office has said at least once which results are for this kiosk."""
+        return self.queue.state(RESULTS) is not None
+
+    def staff_results_due(self, local: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The staff screen's "results to place": the back office's list, next to the pickups.
+
+        Local collected cases the back office names are shown (its outcome added as ``backoffice``),
+        in its order; the others wait until a decision comes. Before the first pull, or with the
+        back office never reached, the kiosk's own list stands.
+        """
+        if not self.pulled_results():
+            return local
+        wanted = {r.case_code: r for r in self.results()}
+        by_code = {str(item.get("case_code")): item for item in local}
+        return [by_code[code] | {"backoffice": r.outcome, "ready_at": r.ready_at}
+                for code, r in wanted.items() if code in by_code]
 
     # -- staff accounts -------------------------------------------------------------------------------
     def pull_staff(self, client: BackofficeClient) -> bool:

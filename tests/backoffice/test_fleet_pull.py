@@ -184,8 +184,13 @@ def test_results_to_place_are_listed_for_their_kiosk_and_placing_one_reports_whe
     for step in ("collect", "process", "approve"):
         c = case_actions.take_step(c, clerk, step)
     k, p = two_kiosks[0]
+    local = [{"case_code": "RRRR2345", "service_id": "hukou", "name_masked": "欧***"},
+             {"case_code": "WAIT2345", "service_id": "hukou", "name_masked": "张*"}]
+    assert p.staff_results_due(local) == local  # never pulled: the kiosk's own list stands
     p.run_once()
     assert [r.case_code for r in p.results()] == ["RRRR2345"]
+    shown = p.staff_results_due(local)  # the staff screen: only what the back office says is ready
+    assert [(r["case_code"], r["backoffice"]) for r in shown] == [("RRRR2345", "approved")]
     assert p.results()[0].resident_masked != package()["identity"]["name"]
     _, pv = two_kiosks[1]
     pv.run_once()
@@ -198,3 +203,24 @@ def test_results_to_place_are_listed_for_their_kiosk_and_placing_one_reports_whe
     assert contract.ResultsToPlace.from_json(client.get(
         "/api/v1/fleet/results", HTTP_AUTHORIZATION=f"Bearer {live_town.token}",
         HTTP_X_KIOSK_TIME=str(time.time())).json()).results == ()
+
+
+def test_a_result_placed_through_the_kiosk_flow_is_recorded_with_its_compartment(
+        two_kiosks, live_town: Town, client) -> None:  # type: ignore[no-untyped-def]
+    from backoffice_support import kiosk_headers
+
+    from backoffice.cases import actions as case_actions
+    from backoffice.cases.models import Case
+
+    deliver(client, live_town.token, package("PPPP2345", files={}))
+    c = Case.objects.get(case_code="PPPP2345")
+    for step in ("collect", "process", "approve"):
+        c = case_actions.take_step(c, live_town.users["clerk"], step)
+    ev = contract.KioskEvent("placed-1", "PPPP2345", "result_placed", time.time(), "staff:04****D4", "C02")
+    r = client.post("/api/v1/events", contract.dumps(contract.EventBatch("qidu-centre", time.time(), (ev,))),
+                    content_type="application/json", **kiosk_headers(live_town.token))
+    assert r.status_code == 200, r.content
+    k, _ = two_kiosks[0]
+    k.beat()
+    placed = ResultPlacement.objects.get(case__case_code="PPPP2345")
+    assert placed.compartment_id == "C02" and placed.actor == "staff:04****D4"
