@@ -81,9 +81,7 @@ def wait_for(what: str, check, timeout: float) -> None:  # noqa: ANN001
 @pytest.fixture
 def run_tree(tmp_path: Path) -> Path:
     """scripts/run.sh and the simulator configuration, copied; the project's virtualenv, linked."""
-    (tmp_path / "scripts").mkdir()
-    for name in ("run.sh", "pcscd.sh"):
-        shutil.copy(ROOT / "scripts" / name, tmp_path / "scripts" / name)
+    shutil.copytree(ROOT / "scripts", tmp_path / "scripts")  # run.sh and whatever it sources
     (tmp_path / "config").mkdir()
     shutil.copy(ROOT / "config" / "kiosk.sim.toml", tmp_path / "config" / "kiosk.sim.toml")
     (tmp_path / ".venv").symlink_to(ROOT / ".venv")
