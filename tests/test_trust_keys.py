@@ -176,7 +176,9 @@ def _rechain_plain(db: Path, anchor: Path) -> None:
         anchor.write_text(json.dumps({"seq": last[0], "hash": last[1]}))
 
 
-@pytest.mark.parametrize("attack", ["edit_rechain", "cut_tail_rewrite_anchor", "delete_renumber", "delete_all"])
+@pytest.mark.parametrize(
+    "attack", ["edit_rechain", "cut_tail_rewrite_anchor", "delete_renumber", "delete_all", "delete_all_and_key_meta"]
+)
 def test_audit_tampering_that_recomputes_plain_hashes_is_caught(tmp_path: Path, attack: str) -> None:
     make_store(tmp_path)
     db, anchor = tmp_path / "state/data" / DB_NAME, tmp_path / "state/data" / (DB_NAME + ".audit-anchor")
@@ -191,9 +193,11 @@ def test_audit_tampering_that_recomputes_plain_hashes_is_caught(tmp_path: Path, 
         con.execute("UPDATE audit_log SET seq = seq - 1 WHERE seq > 3")
     else:
         con.execute("DELETE FROM audit_log")
+        if attack == "delete_all_and_key_meta":  # so the store looks like one from before key ids
+            con.execute("DROP TABLE key_meta")
     con.commit()
     con.close()
-    if attack == "delete_all":
+    if attack.startswith("delete_all"):
         anchor.unlink()
     else:
         _rechain_plain(db, anchor)
