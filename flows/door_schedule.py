@@ -39,6 +39,9 @@ _RULE = re.compile(
 )
 _DATES = re.compile(r"^(\d{4}-\d{2}-\d{2})(?:\.\.(\d{4}-\d{2}-\d{2}))?$")
 MAX_LOOKAHEAD_DAYS = 60  # how far staffed_resume / after_hours_periods look ahead
+#: the idle screen's periods cover this long: a kiosk restarts at least with every update, and the
+#: holiday data and the configuration only change with one (0.1 s to compute at start)
+IDLE_HORIZON_DAYS = 400
 
 
 class DoorScheduleError(FlowError):

@@ -710,7 +710,7 @@ class KioskRuntime:
         """The door schedule (public holidays, 调休, local closures) and, on the idle screen, when staff are back."""
         import datetime as dt
 
-        from flows.door_schedule import AfterHoursSchedule
+        from flows.door_schedule import IDLE_HORIZON_DAYS, AfterHoursSchedule
 
         door_cfg = getattr(self.cfg, "door_entry", None)
         self.schedule = AfterHoursSchedule(_setting(door_cfg, "schedule", DEFAULT_SCHEDULE),
@@ -720,7 +720,7 @@ class KioskRuntime:
         problem = self.schedule.coverage_problem(now.date())
         if problem:
             log.warning("door schedule: %s", problem)
-        periods = self.schedule.after_hours_periods(now)
+        periods = self.schedule.after_hours_periods(now, days=IDLE_HORIZON_DAYS)
         self.host.idle_view.params["after_hours"] = [(a.isoformat(), b.isoformat()) for a, b in periods]
 
     def _start_badge_readers(self) -> None:

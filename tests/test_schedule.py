@@ -116,3 +116,24 @@ def test_the_door_reader_opens_at_noon_on_national_day_but_not_on_the_make_up_sa
     assert sim.relays[0] is True
     clock[0] = T(2026, 10, 10, 11, 0)  # Saturday 10 October is worked
     assert entry.card_tapped("04A1B2C3D5") is DoorDecision.OUTSIDE_HOURS
+
+
+def test_the_running_kiosk_gives_the_idle_screen_its_after_hours_periods(tmp_path: Path) -> None:
+    """KioskRuntime's start step, on the shipped example configuration, fills the idle View."""
+    from types import SimpleNamespace
+
+    from flows.view import Screen, View
+    from kiosk.config import load_config
+    from kiosk.runtime import KioskRuntime
+
+    conf = tmp_path / "kiosk.toml"
+    text = (Path(__file__).resolve().parents[1] / "config" / "kiosk.example.toml").read_text(encoding="utf-8")
+    conf.write_text(text.replace('closures = []', 'closures = ["2026-12-24"]'), encoding="utf-8")
+    idle = View(Screen.IDLE, "idle", "idle.welcome", {"services": []})
+    fake = SimpleNamespace(cfg=load_config(str(conf)), host=SimpleNamespace(idle_view=idle))
+    KioskRuntime._show_staffed_hours(fake)  # type: ignore[arg-type]
+    periods = idle.params["after_hours"]
+    assert len(periods) > 200  # more than a year of evenings, weekends and holidays
+    assert fake.schedule.allows(T(2026, 12, 24, 12, 0))  # the configured closure reached the schedule
+    now = dt.datetime.now()
+    assert staffed_resume_from_periods(periods, now) == fake.schedule.staffed_resume(now)
