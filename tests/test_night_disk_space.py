@@ -9,6 +9,7 @@ staff get one alert; once space is freed the next deposit starts.
 
 from __future__ import annotations
 
+import os
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +19,7 @@ from flow_support import make_rig, press
 from runtime_support import write_config
 
 from flows.machine import ENDED
+from flows.view import Screen
 from kiosk.config import load_config
 from kiosk.runtime import KioskRuntime
 from locker.diskspace import DiskSpace
@@ -64,6 +66,13 @@ def test_no_deposit_starts_below_min_free_mb_and_staff_are_told(small_fs: Path, 
         assert "card" not in flow.history and rig.sessions.current is None
         disk = runtime.health["disk"]
         assert not disk.status.usable and " MB free on " in disk.detail and "minimum 5 MB" in disk.detail
+        os.environ.setdefault("KIVY_NO_ARGS", "1")
+        from kiosk.app import DeviceWatch
+
+        oos = DeviceWatch(runtime.health, list(runtime.health), lambda: None).view()  # between residents
+        assert oos is not None and oos.screen is Screen.OUT_OF_SERVICE
+        [shown] = oos.params["devices"]
+        assert shown["device"] == "disk" and "MB free" in shown["detail"]
         alerts = [i for i in rig.outbox.items() if i.kind == "store.disk_low"]
         assert len(alerts) == 1  # once, not at every refused start
 

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 from runtime_support import ROOT, write_config
 
+from flows.view import Screen
 from kiosk.config import load_config
 from locker.integrity import backup_database, check_store, inspect_files
 from locker.store import DB_NAME, Store
@@ -144,6 +145,12 @@ def test_deleted_database_at_start_takes_the_kiosk_out_of_service(
         store = runtime.trackers()["store"]
         assert not store.status.usable and "missing" in store.detail
         assert "store" in runtime.required_devices()  # the app's out-of-service switch watches it
+        os.environ.setdefault("KIVY_NO_ARGS", "1")
+        from kiosk.app import DeviceWatch
+
+        oos = DeviceWatch(runtime.trackers(), runtime.required_devices(), lambda: None).view()
+        assert oos is not None and oos.screen is Screen.OUT_OF_SERVICE  # what a resident sees
+        assert "store" in [d["device"] for d in oos.params["devices"]] and oos.actions == ()
         alerts = runtime.store.db.query("SELECT title, body FROM outbox WHERE kind = 'store.integrity'")
         assert alerts and str(backups[0]) in alerts[0]["body"]
         assert any(str(backups[0]) in r.getMessage() for r in caplog.records)
