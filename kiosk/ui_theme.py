@@ -47,6 +47,7 @@ DANGER = (0.78, 0.16, 0.16, 1)
 OK = (0.09, 0.46, 0.22, 1)
 DISABLED = (0.75, 0.77, 0.8, 1)
 DISABLED_TEXT = (0.2, 0.2, 0.24, 1)
+OTHER = (0.86, 0.91, 0.97, 1)  # elder mode's other (not main, not a way out) actions: light, dark-blue text
 HELP = (0.72, 0.12, 0.12, 1)  # the call-for-help button: red, the one colour that means "a person"
 STEP_TODO = (0.84, 0.86, 0.89, 1)
 OUTLINE = (0.1, 0.85, 0.3, 1)

@@ -291,8 +291,8 @@ class KioskScreen(Screen):
         self.actions.cols = max(1, min(len(buttons), per_row))
         for action, label in buttons:
             button = self._button(action, label, app)
-            if self.main_action.children:  # the main action is above: these are the others
-                button.role = "secondary"
+            if self.main_action.children and action not in SECONDARY_ACTIONS:  # the main action is above
+                button.role = "other"
             self.actions.add_widget(button)
 
     def _button(self, action: str, label: str, app: UiContext) -> BigButton:

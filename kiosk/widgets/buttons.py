@@ -12,7 +12,7 @@ from kiosk import ui_theme
 class BigButton(Button):
     """A flat, high-contrast button at least ``app.touch`` px high with wrapping text."""
 
-    role = StringProperty("primary")  # primary / secondary / danger / choice / help
+    role = StringProperty("primary")  # primary / secondary / danger / choice / help / other
     selected = BooleanProperty(False)
     bg = ListProperty(ui_theme.PRIMARY)
     scale = NumericProperty(1.0)  # height in touch targets (>= 1)
@@ -49,11 +49,12 @@ class BigButton(Button):
             "danger": ui_theme.DANGER,
             "choice": ui_theme.SECONDARY,
             "help": ui_theme.HELP,
+            "other": ui_theme.OTHER,
         }.get(self.role, ui_theme.PRIMARY)
         if self.selected:
             base = ui_theme.OK
         if self.disabled:
             base = ui_theme.DISABLED
         self.background_color = base
-        self.color = ui_theme.TEXT_ON_DARK
+        self.color = ui_theme.HEADER if self.role == "other" and not self.selected else ui_theme.TEXT_ON_DARK
         self.disabled_color = ui_theme.DISABLED_TEXT
