@@ -171,6 +171,7 @@ class Fleet:
         self.hb_latency: list[float] = []
         self.hb_ok = 0
         self.hb_failed = 0
+        self.hb_lateness: list[float] = []
         self.case_latency: list[float] = []
         self.cases_acked: set[str] = set()
         self.case_failures: list[str] = []
@@ -181,7 +182,7 @@ class Fleet:
 
         return BackofficeClient(self.url, token=k.token, allow_plain=True, timeout=120)
 
-    def beat(self, k: SimKiosk) -> None:
+    def beat(self, k: SimKiosk, due: float | None = None) -> None:
         client = self._client(k)
         a = time.perf_counter()
         try:
@@ -193,6 +194,8 @@ class Fleet:
             with self.lock:
                 self.hb_latency.append(time.perf_counter() - a)
                 self.hb_ok += 1
+                if due is not None:  # how stale the back office's picture got: due → answered
+                    self.hb_lateness.append(time.time() - due)
         except Exception:  # noqa: BLE001 - counted, the kiosk would simply beat again
             with self.lock:
                 self.hb_failed += 1
@@ -285,28 +288,31 @@ def storm(fleet: Fleet, kiosks: list[SimKiosk], files_1mb: dict[str, bytes]) -> 
     hb_before = len(fleet.hb_latency)
     fleet.hb_latency_storm_start = hb_before  # type: ignore[attr-defined]
 
+    due_count = [0]
+
     def heartbeats() -> None:
-        pool = ThreadPoolExecutor(24, thread_name_prefix="storm-hb")
+        pool = ThreadPoolExecutor(64, thread_name_prefix="storm-hb")
         rnd = random.Random(11)
         nxt = {k.kiosk_id: time.time() + rnd.uniform(0, hb_every) for k in fleet.kiosks}
         while not stop.is_set():
             now = time.time()
             for k in fleet.kiosks:
                 if nxt[k.kiosk_id] <= now:
-                    nxt[k.kiosk_id] = now + hb_every
-                    pool.submit(fleet.beat, k)
+                    due_count[0] += 1
+                    pool.submit(fleet.beat, k, nxt[k.kiosk_id])
+                    nxt[k.kiosk_id] += hb_every
             stop.wait(0.2)
-        pool.shutdown(wait=True)
+        pool.shutdown(wait=True, cancel_futures=True)  # beats still queued at the end are not counted
+
+    t0 = time.time()
 
     def one_kiosk(i: int, k: SimKiosk) -> None:
-        for c in range(STORM_CASES):
-            fleet.deliver(k, _code(i * STORM_CASES + c, "T"), time.time(), files_1mb, resend=(i * STORM_CASES + c)
-                          % 10 == 0)
+        for c in range(STORM_CASES):  # one after the other, as the kiosk's delivery worker sends them
+            fleet.deliver(k, _code(i * STORM_CASES + c, "T"), t0, files_1mb, resend=(i * STORM_CASES + c) % 10 == 0)
 
     beat_thread = threading.Thread(target=heartbeats, daemon=True)
     beat_thread.start()
     cpu = Cpu()
-    t0 = time.time()
     pool = ThreadPoolExecutor(48, thread_name_prefix="storm")
     futures = [pool.submit(one_kiosk, i, k) for i, k in enumerate(kiosks)]
     deadline = t0 + STORM_LIMIT_S
@@ -314,12 +320,16 @@ def storm(fleet: Fleet, kiosks: list[SimKiosk], files_1mb: dict[str, bytes]) -> 
         f.result(timeout=max(1.0, deadline - time.time()))
     took = time.time() - t0
     used = cpu.done()
+    with fleet.lock:
+        during = fleet.hb_latency[hb_before:]
+        late = list(fleet.hb_lateness)
+        due = due_count[0]
     stop.set()
-    beat_thread.join(60)
+    beat_thread.join()
     pool.shutdown(wait=True)
-    during = fleet.hb_latency[hb_before:]
     return {**used, "took_s": took, "hb_during": len(during), "hb_p50": _p(during, 0.5), "hb_p99": _p(during, 0.99),
-            "hb_expected": took / hb_every * len(fleet.kiosks)}
+            "hb_expected": due, "late_p50": _p(late, 0.5), "late_p99": _p(late, 0.99),
+            "late_over": sum(1 for x in late if x > 3 * hb_every)}
 
 
 def _check_db(acked: set[str], files_per_case: dict[str, int]) -> dict[str, int]:
@@ -414,8 +424,10 @@ Reconnection storm{scaled}: {STORM_KIOSKS:,} kiosks at once, {STORM_CASES} queue
 ({storm_n:,} cases, {storm_n / 1e3:.1f} GB), heartbeats continuing every {HEARTBEAT_S / SPEEDUP:g} s:
 all delivered in **{st['took_s']:.0f} s** (case p50 {_p(scases, .5):.0f} s, p99 {_p(scases, .99):.0f} s from the
 reconnection); {r['resent']} packages resent after their acknowledgement changed nothing. Heartbeats during the
-storm: {st['hb_during']:,} answered of about {st['hb_expected']:,.0f} due, p50 {st['hb_p50'] * ms:.0f} ms,
-p99 {st['hb_p99'] * ms:.0f} ms. CPU idle during the storm: {st['idle'] * 100:.0f}% (app {st['app'] * 100:.0f}%,
+storm: {st['hb_during']:,} answered of {st['hb_expected']:,} due, request p50 {st['hb_p50'] * ms:.0f} ms,
+p99 {st['hb_p99'] * ms:.0f} ms; due → answered p50 {st['late_p50']:.1f} s, p99 {st['late_p99']:.1f} s
+({st['late_over']} answered later than 3 intervals, when the dashboard would call the kiosk offline).
+CPU idle during the storm: {st['idle'] * 100:.0f}% (app {st['app'] * 100:.0f}%,
 generator {st['generator'] * 100:.0f}%, PostgreSQL and the rest {st['pg'] * 100:.0f}%).
 
 Checked in PostgreSQL afterwards: {db['stored']:,} cases stored for {r['acked']:,} acknowledged — **{db['lost']}
