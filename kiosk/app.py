@@ -58,6 +58,9 @@ DEVICE_SERVICES: dict[str, tuple[str, ...]] = {
     "locker": ("deposit", "pickup"),
     "door_relay": ("deposit", "pickup"),
     "door_reader": ("pickup",),
+    "compartments": ("deposit", "pickup"),  # no board answers: no door can open
+    "disk": ("deposit",),  # below min_free_mb no new papers are taken; results can still be fetched
+    "store": ("all",),  # a database that failed its start-up check serves nobody until restored
 }
 # what the idle screen's buttons need: still offered on the out-of-service screen while these are up
 ACTION_SERVICES: dict[str, tuple[str, ...]] = {"start": ("identity", "deposit"), "pickup": ("pickup",)}

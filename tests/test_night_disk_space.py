@@ -73,6 +73,7 @@ def test_no_deposit_starts_below_min_free_mb_and_staff_are_told(small_fs: Path, 
         assert oos is not None and oos.screen is Screen.OUT_OF_SERVICE
         [shown] = oos.params["devices"]
         assert shown["device"] == "disk" and "MB free" in shown["detail"]
+        assert oos.actions == ("pickup",)  # results can still be fetched while no papers are taken
         alerts = [i for i in rig.outbox.items() if i.kind == "store.disk_low"]
         assert len(alerts) == 1  # once, not at every refused start
 
