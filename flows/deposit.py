@@ -62,6 +62,7 @@ CARD_BACKOFF_MAX_S = 4.0
 # Audit marks around the receipt: written with the commit, and once the receipt is on screen.
 AUDIT_RECEIPT_OWED = "case.receipt_owed"
 AUDIT_RECEIPT_SHOWN = "case.receipt_shown"
+AUDIT_RECEIPT_PRINTED = "case.receipt_printed"  # the back office's package says the resident holds a paper one
 
 # state names (also the View.step the UI sees)
 CARD = "card"
@@ -890,7 +891,7 @@ class DepositFlow(FlowMachine):
         if self.receipts.can_print:
             self.run_blocking(
                 "print receipt",
-                lambda cancel: self.receipts.print(receipt),
+                lambda cancel: self._print_receipt(receipt),
                 lambda printed: self.update(
                     gen, params={"printing": False, "printed": printed, "print_failed": not printed}
                 ),
@@ -981,6 +982,12 @@ class DepositFlow(FlowMachine):
             return self.submissions.get_case(case_code).state.value
         except KioskError:
             return None
+
+    def _print_receipt(self, receipt: Receipt) -> bool:
+        printed = self.receipts.print(receipt)
+        if printed:
+            self._audit_quietly(AUDIT_RECEIPT_PRINTED, receipt.case_code)
+        return printed
 
     def _audit_quietly(self, action: str, case_code: str) -> None:
         """An audit row whose loss must not take the resident's receipt off the screen."""

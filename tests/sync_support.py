@@ -144,7 +144,7 @@ class Backoffice:
             " 'clock_skew_s': c.clock_skew_s, 'face_distance': c.face_distance, 'frames': c.face_frames_judged,"
             " 'service': c.service_name_zh, 'days': c.promised_working_days, 'compartment': c.compartment_id,"
             " 'papers': {p.paper_id: p.status for p in c.papers.all()}, 'alert': c.alert,"
-            " 'fingerprint': c.fingerprint_enrolled}\n"
+            " 'fingerprint': c.fingerprint_enrolled, 'receipt_printed': c.receipt_printed}\n"
             "print(json.dumps(out))"))
 
     def events(self) -> list[dict[str, Any]]:
@@ -367,7 +367,7 @@ def worker_for(k: Kiosk, **kw: Any) -> Any:
     from kiosk.sync.worker import DeliveryWorker
 
     return DeliveryWorker(k.store, k.guide, k.cfg.backoffice, credential_file=credential_path(k.cfg),
-                          simulator=k.cfg.simulator.enabled, clock=k.clock, **kw)
+                          simulator=k.cfg.simulator.enabled, clock=k.clock, **{"receipt_grace_s": 0.0, **kw})
 
 
 def self_signed_cert(folder: Path) -> tuple[Path, Path]:

@@ -189,3 +189,14 @@ def test_door_events_travel_and_wait_for_a_case_still_being_deposited(kiosk: Kio
     held = backoffice.cases()[ticket.case_code]
     assert "door_jammed" in held["alert"] and "A03" in held["alert"]  # the clerk sees the jam on the case
     assert [e["kind"] for e in backoffice.events() if e["case"] == ticket.case_code] == ["door_jammed"]
+
+
+def test_a_fresh_case_waits_for_its_receipt_so_the_clerk_knows_whether_the_resident_holds_one(
+        kiosk: Kiosk, backoffice: Backoffice) -> None:
+    worker = worker_for(kiosk, receipt_grace_s=600)
+    code = deposit(kiosk, service_id="property_certificate_print", scan_bytes=50_000)
+    assert worker.run_once().acknowledged == []  # the printer is still printing
+    assert worker.queue.get(code).attempts == 0 and code not in backoffice.cases()
+    kiosk.store.audit.append("kiosk", "case.receipt_printed", case_code=code)
+    assert worker.run_once().acknowledged == [code]
+    assert backoffice.cases()[code]["receipt_printed"] is True

@@ -98,7 +98,7 @@ def test_a_deposit_shows_in_the_back_office_with_its_scans_then_collected(runnin
 
     wait_until(arrived, 60, "the case in the back office's inbox with its scans")
     held = backoffice.cases()[case_code]
-    assert held["compartment"] == compartment and held["fingerprint"]
+    assert held["compartment"] == compartment and held["fingerprint"] and held["receipt_printed"]
     assert held["face_distance"] is not None and held["face_distance"] < 0.6 and held["frames"] > 0
     assert list(held["papers"].values()).count("deferred") == 1
     assert all(f["pages"] >= 1 for f in held["files"].values())  # a real PDF the case page can render

@@ -21,6 +21,7 @@ from locker.errors import StoreError
 from locker.submissions import CaseState, SubmissionStore
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
+RECEIPT_PRINTED = "case.receipt_printed"  # written by the deposit flow once the paper receipt is out
 
 
 class PackageError(StoreError):
@@ -119,8 +120,8 @@ def build_package(submissions: SubmissionStore, guide: ServiceGuide | None, kios
     for r in submissions.audit.rows(case_code):
         if r["action"] == "case.draft":
             draft_checks = dict(r["detail"].get("checks") or {})
-        elif r["action"] == "case.receipt":
-            receipt_printed = bool(r["detail"].get("printed"))
+        elif r["action"] == RECEIPT_PRINTED:
+            receipt_printed = True
     held = submissions.db.query_one("SELECT fingerprint_enc IS NOT NULL AS fp FROM cases WHERE case_code = ?",
                                     (case_code,))
     distance = draft_checks.get("face_distance")

@@ -2,7 +2,8 @@
 
 One case, in order (each step safe to repeat, because the back office is idempotent):
 
-1. the package: frozen at the first try (``queue.freeze``), byte-identical ever after;
+1. the package: frozen at the first try (``queue.freeze``), byte-identical ever after — once the
+   receipt has printed (or ``receipt_grace_s`` after the commit), so it can say so;
 2. ``PUT /cases/<code>``: the back office commits the case and answers which files it lacks;
 3. each missing file in ``MAX_CHUNK_BYTES`` chunks, starting from the offset the back office says
    it holds (``GET …/files/<id>``), so a cut costs at most one chunk again, never the whole scan;
@@ -37,7 +38,7 @@ from kiosk.sync.client import BackofficeClient
 from kiosk.sync.credential import Credential, load_credential
 from kiosk.sync.errors import NotEnrolled, Refused, Revoked, SyncError, Unreachable
 from kiosk.sync.events import next_events
-from kiosk.sync.package import PackageError, build_package
+from kiosk.sync.package import RECEIPT_PRINTED, PackageError, build_package
 from kiosk.sync.queue import DeliveryQueue
 from locker.errors import StoreError
 
@@ -48,6 +49,7 @@ EVENTS_CURSOR = "events_cursor"
 EVENTS_REFUSED = "events_refused"
 REVOKED = "revoked"
 LAST_CONTACT = "last_contact"
+RECEIPT_GRACE_S = 20.0  # how long a fresh case waits for its printed receipt before it is packaged anyway
 
 
 @dataclass
@@ -64,7 +66,8 @@ class DeliveryWorker:
     """Delivers committed cases and their events; ``run_once`` is one round, ``start`` a thread of rounds."""
 
     def __init__(self, store: Any, guide: ServiceGuide | None, cfg: BackofficeConfig, *, credential_file: Path,
-                 simulator: bool, alerts: Any = None, clock: Callable[[], float] = time.time) -> None:
+                 simulator: bool, alerts: Any = None, clock: Callable[[], float] = time.time,
+                 receipt_grace_s: float = RECEIPT_GRACE_S) -> None:
         self.store = store
         self.guide = guide
         self.cfg = cfg
@@ -72,6 +75,7 @@ class DeliveryWorker:
         self.simulator = simulator
         self.alerts = alerts
         self.clock = clock
+        self.receipt_grace_s = receipt_grace_s
         self.queue = DeliveryQueue(store.db, store.cipher, clock=clock)
         self._client: BackofficeClient | None = None
         self._client_token: str | None = None
@@ -162,6 +166,8 @@ class DeliveryWorker:
         for code in due + [r["case_code"] for r in parked if r["case_code"] not in due]:
             if self._stop.is_set():
                 return
+            if not self._receipt_settled(code, now):
+                continue  # the printer is still at it: the package says whether the resident holds a receipt
             try:
                 report.bytes_uploaded += self.deliver_case(client, cred, code)
             except Revoked:
@@ -180,6 +186,16 @@ class DeliveryWorker:
             else:
                 report.acknowledged.append(code)
                 self.queue.set_state(LAST_CONTACT, self.clock())
+
+    def _receipt_settled(self, code: str, now: float) -> bool:
+        """Package a case once its receipt printed, or ``receipt_grace_s`` after the commit (no printer)."""
+        row = self.store.db.query_one(
+            "SELECT c.committed_at, d.package_enc IS NOT NULL AS frozen, EXISTS (SELECT 1 FROM audit_log a"
+            " WHERE a.case_code = c.case_code AND a.action = ?) AS printed FROM cases c JOIN deliveries d"
+            " ON d.case_code = c.case_code WHERE c.case_code = ?", (RECEIPT_PRINTED, code))
+        if row is None or row["frozen"] or row["printed"] or row["committed_at"] is None:
+            return True
+        return not 0 <= now - float(row["committed_at"]) < self.receipt_grace_s
 
     def deliver_case(self, client: BackofficeClient, cred: Credential, code: str) -> int:
         """Steps 1–4 of the module doc for one case; returns the bytes uploaded. Raises SyncError."""
