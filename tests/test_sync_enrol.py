@@ -3,6 +3,7 @@ checked against the configured certificate, and plain http refused outside simul
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -34,6 +35,9 @@ def kiosk_cmd(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
 def test_kiosk_enrol_keeps_the_credential_beside_the_key_file(tmp_path: Path, backoffice: Backoffice) -> None:
     config = write_config(tmp_path, backoffice.url)
     code = backoffice.new_kiosk("qidu-enrol")
+    doctor = kiosk_cmd(config, "doctor", "--no-devices")
+    assert re.search(r"FAIL\s+back office\s+this kiosk is not enrolled", doctor.stdout), doctor.stdout
+    assert "fix: kiosk enrol URL CODE" in doctor.stdout
     wrong = kiosk_cmd(config, "enrol", backoffice.url, "AAAA-BBBB-CCCC")
     assert wrong.returncode != 0 and "kiosk.enrol_code_invalid" in wrong.stderr
 
@@ -47,6 +51,9 @@ def test_kiosk_enrol_keeps_the_credential_beside_the_key_file(tmp_path: Path, ba
     assert secret not in done.stdout + done.stderr  # shown nowhere
     if key_file.exists():
         assert (cred_file.stat().st_uid, cred_file.stat().st_gid) == (key_file.stat().st_uid, key_file.stat().st_gid)
+
+    doctor = kiosk_cmd(config, "doctor", "--no-devices")
+    assert re.search(r"OK\s+back office\s+enrolled as qidu-enrol", doctor.stdout), doctor.stdout
 
     again = kiosk_cmd(config, "enrol", backoffice.url, code)
     assert again.returncode == 2 and "already enrolled as qidu-enrol" in again.stderr and "--force" in again.stderr
