@@ -40,6 +40,8 @@ INSTALLED_APPS = [
     "backoffice.cases",
     "backoffice.api",
     "backoffice.fleet",
+    "backoffice.notifications",
+    "backoffice.track",
 ]
 
 MIDDLEWARE = [
@@ -136,4 +138,22 @@ FLEET = {
     "device_down_minutes": float(os.environ.get("BACKOFFICE_FLEET_DEVICE_DOWN_MINUTES", "10")),
     "originals_hours": float(os.environ.get("BACKOFFICE_FLEET_ORIGINALS_HOURS", "12")),
     "outbox_stuck_minutes": float(os.environ.get("BACKOFFICE_FLEET_OUTBOX_STUCK_MINUTES", "30")),
+}
+
+# The resident after the kiosk (issue 14): the public progress page's limits, text messages, results.
+TRACK = {
+    "per_case": int(os.environ.get("BACKOFFICE_TRACK_TRIES_PER_CASE", "5")),  # wrong answers per case per window
+    "per_address": int(os.environ.get("BACKOFFICE_TRACK_TRIES_PER_ADDRESS", "20")),
+    "window_minutes": int(os.environ.get("BACKOFFICE_TRACK_WINDOW_MINUTES", "60")),
+    "verified_minutes": int(os.environ.get("BACKOFFICE_TRACK_VERIFIED_MINUTES", "15")),
+}
+SMS = {
+    # "https://sms.example/send" (POST {"to","text","id"}) or an apprise URL with {to} for the number
+    "gateway": os.environ.get("BACKOFFICE_SMS_GATEWAY", ""),
+    "token": os.environ.get("BACKOFFICE_SMS_TOKEN", ""),
+    "retry_min_s": float(os.environ.get("BACKOFFICE_SMS_RETRY_MIN_S", "30")),
+    "retry_max_s": float(os.environ.get("BACKOFFICE_SMS_RETRY_MAX_S", "3600")),
+}
+RESIDENT = {
+    "unfetched_days": int(os.environ.get("BACKOFFICE_RESULT_UNFETCHED_DAYS", "7")),  # 台州: 7 days
 }

@@ -13,5 +13,7 @@ urlpatterns = [
     path("api/v1/fleet/", include("backoffice.fleet.api_urls")),
     path("fleet/", include("backoffice.fleet.urls")),
     path("api/v1/", include("backoffice.api.urls")),
+    path("track/", include("backoffice.track.urls")),
+    path("results/", include("backoffice.track.clerk_urls")),
     path("", include("backoffice.cases.urls")),
 ]

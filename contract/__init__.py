@@ -65,6 +65,7 @@ FILE_ID_RE = re.compile(r"^[A-Za-z0-9_.-]{1,80}$")
 KIOSK_ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 CONTENT_RANGE_RE = re.compile(r"^bytes (\d+)-(\d+)/(\d+)$")
+PICKUP_CODE_RE = re.compile(r"^\d{6}$")
 
 
 class ContractError(ValueError):
@@ -391,9 +392,14 @@ class CasePackage:
     created_at: float
     committed_at: float
     contract: int = CONTRACT_VERSION
+    # The receipt's pickup code, for the back office's "result ready" SMS and the progress page's
+    # proof of ownership. Only over the kiosk's authenticated channel; never in a repr or a log.
+    pickup_code: str | None = field(default=None, repr=False)
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
+        if self.pickup_code is None:
+            del d["pickup_code"]  # a package without it digests as it did before the field existed
         d["papers"] = [asdict(p) for p in self.papers]
         d["files"] = [asdict(f) for f in self.files]
         return d
@@ -423,6 +429,7 @@ class CasePackage:
                 base64.b64decode(photo, validate=True)
             except (binascii.Error, ValueError) as exc:
                 raise ContractError("contract.malformed", "case.card_photo_jpeg_b64: not base64") from exc
+        pickup = _str(d, "pickup_code", "case", max_len=6, optional=True, pattern=PICKUP_CODE_RE)
         phone = _str(d, "phone", "case", max_len=20, optional=True)
         if phone is not None and not is_mainland_mobile(phone):
             raise ContractError("contract.malformed", "case.phone: not a mainland mobile number")
@@ -453,6 +460,7 @@ class CasePackage:
             created_at=float(created or 0.0),
             committed_at=float(committed or 0.0),
             contract=version,
+            pickup_code=pickup,
         )
 
 

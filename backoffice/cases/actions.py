@@ -125,6 +125,9 @@ def _create_case(kiosk: Kiosk, pkg: contract.CasePackage, digest: str, clock_ske
         note = f"kiosk clock off by {clock_skew_s / 3600:+.1f} h; times corrected"
     _history(case, action="received", actor=f"kiosk:{kiosk.kiosk_id}", to_state=State.RECEIVED, note=note,
              occurred_at=deposited)
+    from backoffice.track import results as returns  # the resident's messages and pickup code (issue 14)
+
+    returns.on_received(case, pkg.pickup_code)
     log.info("case %s received from kiosk %s (%d files)", case.case_code, kiosk.kiosk_id, len(pkg.files))
     return case
 
@@ -280,6 +283,12 @@ def _apply_event(case: Case, ev: contract.KioskEvent, at: dt.datetime, kiosk: Ki
         fields.append("alert")
     if fields:
         case.save(update_fields=[*fields, "updated_at"])
+        from backoffice.track import results as returns
+
+        if kind is contract.EventKind.RESULT_PLACED:
+            returns.on_placed(case, ev.compartment_id or "", at)
+        elif kind is contract.EventKind.RESULT_COLLECTED:
+            returns.on_collected(case, at)
     _history(case, action=f"kiosk_{kind.value}", actor=ev.actor, from_state=before if case.state != before else "",
              to_state=case.state if case.state != before else "", note=note, occurred_at=at)
     log.info("case %s: kiosk %s event %s", case.case_code, kiosk.kiosk_id, kind.value)
@@ -323,6 +332,9 @@ def take_step(case: Case, user: Any, step_name: str, *, reason: str = "", channe
         locked.save(update_fields=fields)
         note = reason or (Channel(channel).label if channel else "")
         _history(locked, action=step.name, user=user, from_state=before, to_state=step.target, note=str(note))
+        from backoffice.notifications import actions as sms
+
+        sms.on_step(locked, step.name, f"step-{locked.history.count()}")
     log.info("case %s: %s by user %s", locked.case_code, step.name, user.pk)
     return locked
 
