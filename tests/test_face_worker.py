@@ -6,6 +6,7 @@ kill it or let it time out start it again, as the kiosk would.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import time
@@ -260,6 +261,28 @@ def test_a_call_without_answer_in_time_raises_device_timeout(worker, obama_card,
     worker.start()
     with worker.open_session(obama_card, FaceCheckConfig()) as fresh:
         assert fresh.feed(blink_frames[0], 0.0).state is FaceState.CHECKING
+
+
+def test_a_slow_but_working_worker_is_waited_for_a_stopped_one_is_not(obama_card, blink_frames) -> None:
+    """Starved of CPU at background priority, the worker may answer later than ``call_timeout``:
+    it is still working (its CPU time grows), and killing it would cost the resident the try. A
+    worker that makes no progress (here: stopped with SIGSTOP) is given up after the time-out."""
+    # normal priority here, so that the loaded test machine still lets it progress every second
+    with FaceWorker(call_timeout=1.0) as slow:
+        with slow.open_session(obama_card, timeout=30) as session:
+            spent = slow._worker_cpu_s()  # noqa: SLF001 - how much CPU the worker has used so far
+            progress = session.feed(blink_frames[0], 0.0)  # detection + encoding
+            assert progress.state is FaceState.CHECKING and slow.alive
+            assert slow._worker_cpu_s() > spent  # noqa: SLF001
+            pid = slow._proc.pid  # noqa: SLF001 - the process to freeze
+            os.kill(pid, signal.SIGSTOP)
+            try:
+                with pytest.raises(FaceWorkerTimeout):
+                    session.feed(blink_frames[1], 0.1)
+            finally:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGCONT)
+        assert not slow.alive and slow.status.status is DeviceStatus.HARDWARE_ERROR
 
 
 def test_stop_unlinks_the_shared_memory(obama_card, blink_frames) -> None:

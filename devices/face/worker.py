@@ -53,6 +53,7 @@ from devices.status import DeviceStatus, StatusTracker
 log = logging.getLogger(__name__)
 
 SHM_PREFIX = "kiosk_face_"  # shared-memory segment names: kiosk_face_<app pid>_<n> (in /dev/shm)
+PATIENCE = 6  # a starved but working worker is waited for up to this many call time-outs
 
 
 class FaceWorkerGone(FaceEngineError):
@@ -369,22 +370,49 @@ class FaceWorker:
                 self._conn.send(request)
             except (OSError, EOFError):
                 raise self._gone(what) from None
-            reply = self._receive(self.call_timeout if timeout is None else timeout, what)
+            reply = self._receive(self.call_timeout if timeout is None else timeout, what, patient=timeout is None)
             if reply[0] == "ok":
                 return reply[1]
             raise _rebuild_error(reply)
 
-    def _receive(self, timeout: float, what: str) -> tuple[Any, ...]:
+    def _worker_cpu_s(self) -> float | None:
+        """CPU seconds the worker process has used so far (all its threads), or None if unknown."""
+        if self._proc is None or self._proc.pid is None:
+            return None
+        try:
+            with open(f"/proc/{self._proc.pid}/stat", encoding="ascii") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+        except (OSError, ValueError, IndexError):
+            return None
+
+    def _receive(self, timeout: float, what: str, patient: bool = False) -> tuple[Any, ...]:
+        """The worker's answer within ``timeout``; ``patient``: longer while the worker is working.
+
+        The worker runs at background priority: while other programs keep the cores busy it gets
+        little CPU and a frame can take longer than ``call_timeout``. A worker whose CPU time still
+        grows is starved, not hung, and killing it would cost the resident the try for nothing: a
+        patient wait (the default timeout) goes on in ``timeout`` steps as long as the worker makes
+        progress, up to ``PATIENCE`` × ``timeout``. A stopped or deadlocked worker uses no CPU and
+        is stopped after ``timeout`` as before. An explicit timeout is always kept exactly.
+        """
         assert self._conn is not None
         try:
-            if not self._conn.poll(timeout):
+            waited, cpu = 0.0, self._worker_cpu_s() if patient else None
+            while not self._conn.poll(timeout):
+                waited += timeout
+                now = self._worker_cpu_s() if patient else None
+                if now is not None and cpu is not None and now > cpu and waited < PATIENCE * timeout:
+                    log.warning("%s: face worker slow (starved of CPU, %.1f s so far); still waiting", what, waited)
+                    cpu = now
+                    continue
                 self._kill()
                 self._session = None
                 self._wipe_frame()
-                self._down = f"face worker gave no answer within {timeout:.2f} s and was stopped"
+                self._down = f"face worker gave no answer within {waited:.2f} s and was stopped"
                 self.status.set(DeviceStatus.HARDWARE_ERROR, self._down)
                 raise FaceWorkerTimeout(
-                    f"{what}: no answer from the face worker within {timeout:.2f} s; worker stopped", device="face"
+                    f"{what}: no answer from the face worker within {waited:.2f} s; worker stopped", device="face"
                 )
             return self._conn.recv()
         except (EOFError, OSError):
