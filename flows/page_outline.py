@@ -2,8 +2,9 @@
 
 Why a separate loop: the resident needs to see *before* pressing "scan" whether the whole page is in
 view, but the full scan (straighten, enhance, quality checks on 5 MP) is far too heavy to run on
-every preview frame. ``find_page_outline`` works on a ~400 px copy (a few ms); this loop runs it on
-the newest frame ``interval`` apart, at background CPU priority so the touchscreen keeps its frame
+every preview frame. ``find_page_outline`` runs the capture's own page search on its ~640 px copy
+(10-20 ms of CPU; the same copy and checks, so the outline shown is the page the scan will find);
+this loop runs it on the newest frame ``interval`` apart, at background CPU priority so the touchscreen keeps its frame
 rate, and reports only when the outline appears, disappears or moves noticeably — every report
 becomes a new View, and a View per frame would make the screen redraw for nothing.
 """
