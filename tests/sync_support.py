@@ -1,7 +1,8 @@
 """Test helpers for the back-office delivery: the real Django back office in a subprocess, a TCP
 proxy that cuts connections, and a kiosk store with committed cases holding real PDFs.
 
-The back office runs as ``python -m backoffice runserver --noreload`` on SQLite on a free port:
+The back office runs as ``python -m backoffice runserver --noreload`` on a free port, on a database of
+its own in the test PostgreSQL when scripts/test.sh runs one (``BACKOFFICE_TEST_DB_*``), else SQLite:
 real sockets, real HTTP, the real views and storage. What the tests check on its side they read
 with ``python -m backoffice shell -c`` (the same database, another process), never by importing
 Django into the test process.
@@ -18,6 +19,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -75,9 +77,20 @@ class Backoffice:
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = root / "backoffice.log"
-        self.env = {**os.environ, "BACKOFFICE_SQLITE_PATH": str(root / "backoffice.sqlite3"),
+        outside = {k: v for k, v in os.environ.items() if not k.startswith("BACKOFFICE_DB_")}
+        self.env = {**outside, "BACKOFFICE_SQLITE_PATH": str(root / "backoffice.sqlite3"),
                     "DJANGO_SETTINGS_MODULE": "backoffice.settings", "BACKOFFICE_LOG_LEVEL": "INFO",
                     "PYTHONPATH": str(REPO)}
+        # Under scripts/test.sh a real PostgreSQL runs (BACKOFFICE_TEST_DB_*): each back office here gets
+        # a database of its own on it. Without one, SQLite.
+        self.pg_database: str | None = None
+        if os.environ.get("BACKOFFICE_TEST_DB_NAME"):
+            self.pg_database = f"sync_{uuid.uuid4().hex[:12]}"
+            self._pg(f'CREATE DATABASE "{self.pg_database}"')
+            for key in ("HOST", "PORT", "USER", "PASSWORD"):
+                if os.environ.get(f"BACKOFFICE_TEST_DB_{key}"):
+                    self.env[f"BACKOFFICE_DB_{key}"] = os.environ[f"BACKOFFICE_TEST_DB_{key}"]
+            self.env["BACKOFFICE_DB_NAME"] = self.pg_database
         self.proc: subprocess.Popen[bytes] | None = None
         self._repl: subprocess.Popen[str] | None = None
         self.manage("migrate", "--noinput")
@@ -175,6 +188,25 @@ class Backoffice:
 
         wait_until(up, 60, "the back office to listen")
         return self
+
+    @staticmethod
+    def _pg(sql: str) -> None:
+        import psycopg
+
+        env = os.environ.get
+        with psycopg.connect(dbname="postgres", host=env("BACKOFFICE_TEST_DB_HOST") or None,
+                             port=env("BACKOFFICE_TEST_DB_PORT") or None,
+                             user=env("BACKOFFICE_TEST_DB_USER", "postgres"),
+                             password=env("BACKOFFICE_TEST_DB_PASSWORD") or None, autocommit=True) as conn:
+            conn.execute(sql)  # type: ignore[arg-type]
+
+    def close(self) -> None:
+        """Stop the server and the shell; drop the PostgreSQL database made for this back office."""
+        self.stop()
+        self.close_shell()
+        if self.pg_database is not None:
+            self._pg(f'DROP DATABASE IF EXISTS "{self.pg_database}" WITH (FORCE)')
+            self.pg_database = None
 
     def close_shell(self) -> None:
         if self._repl is not None:

@@ -20,8 +20,7 @@ def backoffice(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backoffice]
     bo = Backoffice(tmp_path_factory.mktemp("backoffice"))
     bo.start()
     yield bo
-    bo.stop()
-    bo.close_shell()
+    bo.close()
 
 
 _kiosks = iter(range(1, 1000))

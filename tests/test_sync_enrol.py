@@ -23,8 +23,7 @@ def backoffice(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backoffice]
     bo = Backoffice(tmp_path_factory.mktemp("backoffice"))
     bo.start()
     yield bo
-    bo.stop()
-    bo.close_shell()
+    bo.close()
 
 
 def kiosk_cmd(config: Path, *args: str) -> subprocess.CompletedProcess[str]:

@@ -40,8 +40,7 @@ def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[KioskRun
             finally:
                 runtime.close()
     finally:
-        backoffice.stop()
-        backoffice.close_shell()
+        backoffice.close()
 
 
 def show(runtime: KioskRuntime, screen: Screen, timeout: float = 20.0) -> None:
