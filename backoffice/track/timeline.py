@@ -15,7 +15,7 @@ from django.utils import timezone
 # action → (zh, en, carries the clerk's reason)
 WORDS: dict[str, tuple[str, str, bool]] = {
     "received": ("已受理：材料已收到", "Received: your papers reached the town", False),
-    "collected": ("工作人员已取走原件", "Originals collected by staff", False),
+    "collect": ("工作人员已取走原件", "Originals collected by staff", False),
     "kiosk_collected": ("工作人员已取走原件", "Originals collected by staff", False),
     "process": ("正在办理", "Being processed", False),
     "papers_in": ("补充材料已收到，继续办理", "Extra papers received, processing again", False),
