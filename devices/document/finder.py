@@ -104,8 +104,12 @@ def _edge_candidates(blur: np.ndarray, min_area: float, params: FinderParams) ->
     return quads
 
 
-def _segment_candidates(small_bgr: np.ndarray, grey: np.ndarray, min_area: float) -> list[Quad]:
-    """Pages are usually the brightest, least coloured thing on the desk: threshold that."""
+def _segment_candidates(small_bgr: np.ndarray, grey: np.ndarray, min_area: float, wide: bool = False) -> list[Quad]:
+    """Pages are usually the brightest, least coloured thing on the desk: threshold that.
+
+    ``wide``: open the masks with a kernel wider than the bright spots of a patterned cloth (see
+    below); costlier, so ``find_candidates`` asks for it only when the plain masks gave no page.
+    """
     channels = [grey]
     if small_bgr.ndim == 3:
         hsv = cv2.cvtColor(small_bgr, cv2.COLOR_BGR2HSV)
@@ -123,9 +127,10 @@ def _segment_candidates(small_bgr: np.ndarray, grey: np.ndarray, min_area: float
         _, mask = cv2.threshold(ch, 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)
         mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, k_open)
         mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, k_close)
-        for m in (mask, cv2.morphologyEx(mask, cv2.MORPH_OPEN, k_wide)):
-            contours, _ = cv2.findContours(m, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-            quads += _quads_from_contours(list(contours), min_area)
+        if wide:
+            mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, k_wide)
+        contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+        quads += _quads_from_contours(list(contours), min_area)
     return quads
 
 
@@ -259,6 +264,8 @@ def find_candidates(small_bgr: np.ndarray, params: FinderParams | None = None) -
     min_area = params.min_area_fraction * image_area
     blur = cv2.GaussianBlur(grey, (5, 5), 0)
     out = _checked(_segment_candidates(small_bgr, grey, min_area), "segment", blur, image_area, params)
+    if not out:
+        out = _checked(_segment_candidates(small_bgr, grey, min_area, wide=True), "segment", blur, image_area, params)
     if not out or params.always_try_edges:
         out += _checked(_edge_candidates(blur, min_area, params), "edges", blur, image_area, params)
     # brighter-than-desk outlines first (paper on a desk or on the camera's dark mat: the mat is a
