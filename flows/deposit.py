@@ -871,6 +871,7 @@ class DepositFlow(FlowMachine):
             kiosk_name=self.kiosk_name,
             issued_at=dt.datetime.now(),
             deferred_papers=tuple(p.name_zh for p in run.papers if p.status == "deferred"),
+            track_base_url=getattr(self.receipts, "track_base_url", ""),
         )
         gen = self.enter(
             RECEIPT,

@@ -1,8 +1,11 @@
 """The resident's receipt: the case code on screen, as a QR code, and on paper when a printer exists.
 
-The QR code carries only the case code (what staff type to find a case), never the pickup code:
-a receipt photographed over someone's shoulder must not be enough to fetch their results. The
-pickup code is printed in text for the resident alone and shown on screen once.
+The QR code carries only the case code, never the pickup code: a receipt photographed over
+someone's shoulder must not be enough to fetch their results. With a back office configured it
+is the progress page's address (``<public url>/track/<case code>``), which a phone's camera opens
+and which shows nothing personal until the pickup code or the ID number's last 4 are typed;
+without one it is ``KIOSK-CASE:<code>`` for staff scanners. The pickup code is printed in text for
+the resident alone and shown on screen once.
 """
 
 from __future__ import annotations
@@ -34,16 +37,24 @@ class Receipt:
     kiosk_name: str
     issued_at: dt.datetime
     deferred_papers: tuple[str, ...] = field(default_factory=tuple)  # names (zh) to hand in later
+    track_base_url: str = ""  # the back office's public address; "" = no progress page
 
     @property
     def qr_payload(self) -> str:
-        return f"{QR_PREFIX}{self.case_code}"
+        return track_url(self.track_base_url, self.case_code) if self.track_base_url else f"{QR_PREFIX}{self.case_code}"
+
+
+def track_url(base: str, case_code: str) -> str:
+    return f"{base.rstrip('/')}/track/{case_code}"
 
 
 def parse_qr_payload(text: str) -> str | None:
-    """The case code in a scanned receipt QR code, or None when it is not one of ours."""
+    """The case code in a scanned receipt QR code (either form), or None when it is not one of ours."""
     text = text.strip()
-    return text[len(QR_PREFIX) :] if text.startswith(QR_PREFIX) else None
+    if text.startswith(QR_PREFIX):
+        return text[len(QR_PREFIX) :]
+    head, sep, code = text.rpartition("/track/")
+    return code if sep and head.startswith(("https://", "http://")) and code.isalnum() and len(code) == 8 else None
 
 
 def qr_png(payload: str, box_size: int = 8) -> bytes:
@@ -90,14 +101,17 @@ def render(printer: Escpos, receipt: Receipt) -> None:
     printer.textln(receipt.issued_at.strftime("%Y-%m-%d %H:%M"))
     printer.set(align="center")
     printer.qr(receipt.qr_payload, native=True, size=6, center=False)
+    if receipt.track_base_url:
+        chinese_text(printer, "扫码查看办理进度 Scan for progress")
     chinese_text(printer, "请妥善保管本回执，凭取件码或身份证领取办理结果")
 
 
 class ReceiptIssuer:
     """Prints receipts when a printer is configured; printing never blocks the resident's session end."""
 
-    def __init__(self, printer: ReceiptPrinter | None) -> None:
+    def __init__(self, printer: ReceiptPrinter | None, track_base_url: str = "") -> None:
         self.printer = printer
+        self.track_base_url = track_base_url  # the receipts' QR codes point at the progress page
 
     @property
     def can_print(self) -> bool:

@@ -208,6 +208,13 @@ class BackofficeConfig:
     heartbeat_interval_s: float = 30.0  # kiosk/sync/heartbeat.py: status to the fleet dashboard
     pull_interval_s: float = 30.0  # kiosk/sync/pull.py: staff accounts, guide, results (revocations reach
     # the kiosk within this long)
+    public_url: str = ""  # the back office's address as residents' phones reach it (receipt QR code:
+    # <public_url>/track/<case code>); "" = url
+
+    @property
+    def track_base_url(self) -> str:
+        """Where the receipt's QR code points; "" (no back office) keeps the bare case code."""
+        return self.public_url or self.url
 
 
 @dataclass(frozen=True)
@@ -569,8 +576,11 @@ def _backoffice(r: _Reader, t: dict[str, Any], resolve: Any, simulator: bool) ->
     where = "backoffice"
     r.unknown_keys(t, where, {"enabled", "url", "ca_file", "credential_file", "poll_interval_s", "retry_min_s",
                               "retry_max_s", "refused_retry_s", "timeout_s", "heartbeat_interval_s",
-                              "pull_interval_s"})
+                              "pull_interval_s", "public_url"})
     url = r.get(t, "url", where, str, "").rstrip("/")
+    public_url = r.get(t, "public_url", where, str, "").rstrip("/")
+    r.check(not public_url or public_url.startswith(("https://", "http://")), f"{where}.public_url: "
+            f"{public_url!r}; give the address residents' phones open, e.g. https://banshi.example.gov.cn")
     ca = r.get(t, "ca_file", where, str, "")
     cred = r.get(t, "credential_file", where, str, "")
     cfg = BackofficeConfig(
@@ -585,6 +595,7 @@ def _backoffice(r: _Reader, t: dict[str, Any], resolve: Any, simulator: bool) ->
         timeout_s=r.get(t, "timeout_s", where, float, 30.0),
         heartbeat_interval_s=r.get(t, "heartbeat_interval_s", where, float, 30.0),
         pull_interval_s=r.get(t, "pull_interval_s", where, float, 30.0),
+        public_url=public_url,
     )
     for key in ("heartbeat_interval_s", "pull_interval_s"):
         r.check(1 <= getattr(cfg, key) <= 3600, f"{where}.{key}: {getattr(cfg, key)} s out of range (1–3600 s)")

@@ -418,7 +418,8 @@ class KioskRuntime:
             submissions=self.store.submissions,
             guide=guide,
             fingerprints=self.fingerprints,
-            receipts=ReceiptIssuer(self.drivers.get("printer")),
+            receipts=ReceiptIssuer(self.drivers.get("printer"),
+                                   track_base_url=_track_base_url(cfg)),
             alerts=self.outbox,
             sessions=self.sessions,
             kiosk_name=cfg.name,
@@ -881,3 +882,9 @@ class KioskRuntime:
 
 
 __all__ = ["DEMO_BADGE", "DEMO_PIN", "CameraSlot", "DeviceSlot", "KioskRuntime", "SlotFrames", "check_slots"]
+
+
+def _track_base_url(cfg: Any) -> str:
+    """The progress page the receipts' QR codes point at: only with a back office to answer it."""
+    bo = getattr(cfg, "backoffice", None)
+    return str(bo.track_base_url) if bo is not None and getattr(bo, "enabled", False) else ""

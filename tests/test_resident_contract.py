@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from pathlib import Path
 
 import pytest
 
@@ -38,3 +39,36 @@ def test_a_malformed_pickup_code_is_refused_naming_the_field(bad: object) -> Non
     data = _pkg().to_json() | {"pickup_code": bad}
     with pytest.raises(contract.ContractError, match="case.pickup_code"):
         contract.CasePackage.from_json(data)
+
+
+def test_the_receipt_qr_code_opens_the_progress_page(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import datetime as dt
+
+    import cv2
+    import numpy as np
+
+    from flows.receipt import Receipt, parse_qr_payload, qr_png, view_params
+    from kiosk.config import load_config
+
+    r = Receipt("K7QF2M9X", "284615", "出生", "Birth", "A03", 5, "七都中心", dt.datetime(2026, 12, 6, 10, 0),
+                track_base_url="https://banshi.qidu.example/")
+    params = view_params(r)
+    assert params["qr_payload"] == "https://banshi.qidu.example/track/K7QF2M9X"
+    # What a phone's camera reads off the screen's QR code (decoded by OpenCV, not by us).
+    image = cv2.imdecode(np.frombuffer(qr_png(r.qr_payload), np.uint8), cv2.IMREAD_GRAYSCALE)
+    text, _, _ = cv2.QRCodeDetector().detectAndDecode(image)
+    assert text == "https://banshi.qidu.example/track/K7QF2M9X" and "284615" not in text
+    assert parse_qr_payload(text) == "K7QF2M9X" and parse_qr_payload("KIOSK-CASE:K7QF2M9X") == "K7QF2M9X"
+    assert parse_qr_payload("https://evil.example/other/K7QF2M9X") is None
+    bare = Receipt("K7QF2M9X", "284615", "出生", "Birth", "A03", 5, "七都中心", dt.datetime(2026, 12, 6))
+    assert bare.qr_payload == "KIOSK-CASE:K7QF2M9X"  # no back office: staff scanners' form
+
+    src = Path("config/kiosk.sim.toml").read_text(encoding="utf-8")
+    cfg_path = tmp_path / "kiosk.toml"
+    cfg_path.write_text(src.replace("[backoffice]", "[backoffice]\npublic_url = \"https://banshi.qidu.example\"", 1),
+                        encoding="utf-8")
+    cfg = load_config(cfg_path)
+    assert cfg.backoffice.track_base_url == "https://banshi.qidu.example"
+    cfg_path.write_text(src.replace("[backoffice]", "[backoffice]\npublic_url = \"banshi.qidu\"", 1), encoding="utf-8")
+    with pytest.raises(Exception, match="public_url"):
+        load_config(cfg_path)
