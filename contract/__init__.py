@@ -953,3 +953,104 @@ class ResultPlaced:
         return cls(_req_str(d, "case_code", "placed", pattern=CASE_CODE_RE),
                    _req_str(d, "compartment_id", "placed", max_len=20),
                    float(_num(d, "placed_at", "placed") or 0.0), _req_str(d, "actor", "placed", max_len=60), version)
+
+
+# --------------------------------------------------------------------------------------------
+# 好差评 (issue 14): the resident's rating of a visit, GB/T 39734-2020 five levels.
+#
+# ``POST /api/v1/ratings``  body ``RatingBatch``; answers ``EventsReceipt`` (accepted / refused by
+#     rating id). One rating per visit (一次一评): ``rating_id`` is the visit's id, and the first
+#     rating held under it stands; a second one is accepted as "already held" and changes nothing.
+
+
+class RatingLevel(StrEnum):
+    VERY_SATISFIED = "very_satisfied"  # 非常满意
+    SATISFIED = "satisfied"  # 满意
+    BASICALLY_SATISFIED = "basically_satisfied"  # 基本满意
+    DISSATISFIED = "dissatisfied"  # 不满意
+    VERY_DISSATISFIED = "very_dissatisfied"  # 非常不满意
+
+
+RATING_SCORES = {RatingLevel.VERY_SATISFIED: 5, RatingLevel.SATISFIED: 4, RatingLevel.BASICALLY_SATISFIED: 3,
+                 RatingLevel.DISSATISFIED: 2, RatingLevel.VERY_DISSATISFIED: 1}
+BAD_RATINGS = (RatingLevel.DISSATISFIED, RatingLevel.VERY_DISSATISFIED)  # 差评: reasons asked, rectified
+
+
+class RatingReason(StrEnum):
+    WAITING = "waiting"
+    DEVICE_FAILED = "device_failed"
+    INSTRUCTIONS_UNCLEAR = "instructions_unclear"
+    STAFF_ATTITUDE = "staff_attitude"
+    OTHER = "other"
+
+
+class RatingOccasion(StrEnum):
+    DEPOSIT = "deposit"  # end of handing in papers at the kiosk
+    PICKUP = "pickup"  # end of fetching a result at the kiosk
+    ONLINE = "online"  # the progress page, once the case is done (一事一评)
+
+
+MAX_RATING_NOTE = 200
+MAX_RATINGS_PER_BATCH = 100
+
+
+@dataclass(frozen=True)
+class Rating:
+    rating_id: str  # the visit's id: one rating per visit
+    case_code: str | None
+    occasion: str  # RatingOccasion
+    level: str  # RatingLevel
+    reasons: tuple[str, ...]  # RatingReason values; only for a 差评
+    note: str
+    at: float  # kiosk clock
+
+    @property
+    def is_bad(self) -> bool:
+        return self.level in {b.value for b in BAD_RATINGS}
+
+    def to_json(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["reasons"] = list(self.reasons)
+        return d
+
+    @classmethod
+    def from_json(cls, data: Any, path: str = "rating") -> Rating:
+        d = _obj(data, path)
+        level = _req_str(d, "level", path, max_len=30)
+        if level not in {v.value for v in RatingLevel}:
+            raise ContractError("contract.malformed", f"{path}.level: unknown level {level!r}")
+        occasion = _req_str(d, "occasion", path, max_len=20)
+        if occasion not in {v.value for v in RatingOccasion}:
+            raise ContractError("contract.malformed", f"{path}.occasion: unknown occasion {occasion!r}")
+        reasons = _list(d, "reasons", path, max_items=len(RatingReason))
+        known = {v.value for v in RatingReason}
+        if not all(isinstance(r, str) and r in known for r in reasons) or len(set(reasons)) != len(reasons):
+            raise ContractError("contract.malformed", f"{path}.reasons: expected distinct reasons from {sorted(known)}")
+        bad = level in {b.value for b in BAD_RATINGS}
+        if reasons and not bad:
+            raise ContractError("contract.malformed", f"{path}.reasons: only a 不满意 or 非常不满意 rating has reasons")
+        return cls(
+            rating_id=_req_str(d, "rating_id", path, pattern=FILE_ID_RE, max_len=80),
+            case_code=_str(d, "case_code", path, pattern=CASE_CODE_RE, optional=True),
+            occasion=occasion, level=level, reasons=tuple(reasons),
+            note=_str(d, "note", path, max_len=MAX_RATING_NOTE, optional=True) or "",
+            at=float(_num(d, "at", path) or 0.0),
+        )
+
+
+@dataclass(frozen=True)
+class RatingBatch:
+    kiosk_id: str
+    ratings: tuple[Rating, ...]
+    contract: int = CONTRACT_VERSION
+
+    def to_json(self) -> dict[str, Any]:
+        return {"contract": self.contract, "kiosk_id": self.kiosk_id, "ratings": [r.to_json() for r in self.ratings]}
+
+    @classmethod
+    def from_json(cls, data: Any) -> RatingBatch:
+        d = _obj(data, "ratings")
+        version = check_version(d, "ratings")
+        ratings = tuple(Rating.from_json(r, f"ratings.ratings[{i}]")
+                        for i, r in enumerate(_list(d, "ratings", "ratings", max_items=MAX_RATINGS_PER_BATCH)))
+        return cls(_req_str(d, "kiosk_id", "ratings", pattern=KIOSK_ID_RE), ratings, version)

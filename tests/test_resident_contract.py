@@ -72,3 +72,20 @@ def test_the_receipt_qr_code_opens_the_progress_page(tmp_path) -> None:  # type:
     cfg_path.write_text(src.replace("[backoffice]", "[backoffice]\npublic_url = \"banshi.qidu\"", 1), encoding="utf-8")
     with pytest.raises(Exception, match="public_url"):
         load_config(cfg_path)
+
+
+def test_a_rating_round_trips_and_bad_ones_are_refused_by_field() -> None:
+    bad = contract.Rating("visit-1", "C3MRU76E", "deposit", "very_dissatisfied", ("waiting", "device_failed"),
+                          "排队太久", 1.7e9)
+    batch = contract.RatingBatch("qidu-centre", (bad,))
+    back = contract.RatingBatch.from_json(json.loads(contract.dumps(batch)))
+    assert back == batch and back.ratings[0].is_bad
+    good = bad.to_json() | {"level": "satisfied", "reasons": []}
+    assert not contract.Rating.from_json(good).is_bad
+    for change, field in ((("level", "great"), "level"), (("reasons", ["waiting"]), "reasons"),
+                          (("occasion", "phone"), "occasion"), (("note", "x" * 201), "note")):
+        data = (good if field == "reasons" else bad.to_json()) | {change[0]: change[1]}
+        with pytest.raises(contract.ContractError, match=f"rating.{field}"):
+            contract.Rating.from_json(data)
+    with pytest.raises(contract.ContractError, match="reasons"):
+        contract.Rating.from_json(bad.to_json() | {"reasons": ["waiting", "waiting"]})
