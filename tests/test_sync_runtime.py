@@ -18,7 +18,7 @@ from kiosk.config import load_config
 from kiosk.runtime import DEMO_BADGE, DEMO_PIN, KioskRuntime
 from locker.submissions import CaseState
 
-pytestmark = pytest.mark.timeout(300)
+pytestmark = pytest.mark.timeout(1200)
 
 
 @pytest.fixture(scope="module")
@@ -26,8 +26,11 @@ def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[KioskRun
     tmp = tmp_path_factory.mktemp("sync-runtime")
     backoffice = Backoffice(tmp / "backoffice").start()
     config = write_config(tmp, pcsc=False)
-    config.write_text(config.read_text(encoding="utf-8").replace("http://127.0.0.1:8765", backoffice.url),
-                      encoding="utf-8")
+    text = config.read_text(encoding="utf-8").replace("http://127.0.0.1:8765", backoffice.url)
+    # The face check runs at background CPU priority: on a loaded test machine it may take minutes.
+    text = text.replace("[flows]\nmax_face_tries = 3", "[flows]\nmax_face_tries = 10\n"
+                        "timeouts = { face = 600, face_retry = 600, fingerprint = 300 }")
+    config.write_text(text, encoding="utf-8")
     code = backoffice.new_kiosk("qidu-sim")
     enrolled = subprocess.run([sys.executable, "-m", "kiosk.cli", "--config", str(config), "enrol", backoffice.url,
                                code], cwd=REPO, capture_output=True, text=True, timeout=120)
@@ -67,7 +70,17 @@ def test_a_deposit_shows_in_the_back_office_with_its_scans_then_collected(runnin
     hands("idcard", "insert", card="zhang_san")
     show(runtime, Screen.IDENTITY)
     send(runtime, "confirm")
-    wait_until(lambda: runtime.host.publisher.view.screen is Screen.FINGERPRINT, 60, "face check passed")
+
+    pressed: list[object] = []
+
+    def face_passed() -> bool:  # a starved face worker times out: the resident presses "again", once per offer
+        view = runtime.host.publisher.view
+        if view.screen is Screen.FACE and "retry" in view.actions and not view.busy and view not in pressed:
+            pressed.append(view)
+            send(runtime, "retry")
+        return view.screen is Screen.FINGERPRINT
+
+    wait_until(face_passed, 900, "face check passed")
     finger = threading.Thread(target=hands.enrol_finger, daemon=True)
     finger.start()
     show(runtime, Screen.GUIDE, timeout=30)
