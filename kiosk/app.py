@@ -891,6 +891,18 @@ class DemoHost:
             return self._frames[camera]
 
 
+def _stop_on_sigterm(app: App) -> None:
+    """SIGTERM (systemd stopping the unit, `make run` stopping what it started) closes the app in order.
+
+    SDL turns SIGTERM into a quit event with some video drivers only (offscreen does, X11 does not):
+    without this handler the app died at once under X, its devices, database and workers left to the
+    kernel and no STOPPING=1 sent. The handler runs on the main thread; the UI clock does the stop.
+    """
+    import signal
+
+    signal.signal(signal.SIGTERM, lambda _signum, _frame: Clock.schedule_once(lambda _dt: app.stop(), 0))
+
+
 def run_app(
     cfg: Any,
     *,
@@ -923,6 +935,7 @@ def run_app(
             ui_theme.window_size(settings.orientation), fullscreen=fullscreen, touch_input=settings.touch_input
         )
         app = KioskApp(host or DemoHost(), settings, devices=devices)
+        _stop_on_sigterm(app)
         app.run()
     except KeyboardInterrupt:  # Ctrl-C in the terminal of `make run`: close everything below
         log.info("interrupted")

@@ -74,7 +74,7 @@ do_install() {
   fi
 
   build_release
-  for unit in systemd/*.service systemd/*.timer; do
+  for unit in systemd/kiosk*.service systemd/kiosk*.timer; do  # the back office's units are not for kiosks
     put "$unit" "/etc/systemd/system/$(basename "$unit")" 644
   done
   put systemd/pam.d/kiosk /etc/pam.d/kiosk 644
@@ -226,7 +226,7 @@ do_uninstall() {
   if have_systemd; then
     systemctl disable --now kiosk.service kiosk-x11.service kiosk-purge.timer kiosk-selfcheck.timer 2>/dev/null || true
   fi
-  for unit in systemd/*.service systemd/*.timer; do
+  for unit in systemd/kiosk*.service systemd/kiosk*.timer; do  # the back office's units are not for kiosks
     rm -f "$DESTDIR/etc/systemd/system/$(basename "$unit")"
   done
   rm -f "$DESTDIR/etc/pam.d/kiosk"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `make run`: the kiosk in simulator mode — every device simulator, the touchscreen app and the
-# simulator panel (a second window). On a machine with no display it runs itself under xvfb-run.
+# simulator panel (a second window). On a machine with no display it starts Xvfb for them.
 #
 # Stopping: Ctrl-C (SIGINT to the whole process group), closing the kiosk window, or SIGTERM.
 # Background children of a non-interactive shell ignore SIGINT, so nothing reacts to Ctrl-C on its
@@ -9,13 +9,11 @@
 # Starting one more background process is one line: `start_bg NAME LOGFILE command…`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if [[ -z "${DISPLAY:-}" && -z "${WAYLAND_DISPLAY:-}" && -z "${KIOSK_RUN_HEADLESS:-}" ]]; then
-  echo "run: no display — starting under xvfb-run (screen 1920x1920)"
-  exec xvfb-run -a -s "-screen 0 1920x1920x24" bash "$0" "$@"
-fi
+need_xvfb=""
+[[ -z "${DISPLAY:-}" && -z "${WAYLAND_DISPLAY:-}" && -z "${KIOSK_RUN_HEADLESS:-}" ]] && need_xvfb=1
 source scripts/pcscd.sh
 mkdir -p var/sim var/log
-STOP_GRACE=${KIOSK_RUN_STOP_GRACE:-8}  # seconds each process gets to close its devices and database
+STOP_GRACE=${KIOSK_RUN_STOP_GRACE:-20}  # seconds each gets to close its devices and database (as TimeoutStopSec)
 
 pids=() names=()
 start_bg() {  # start_bg NAME LOGFILE COMMAND…: run in the background, remembered for the ordered stop
@@ -57,6 +55,17 @@ trap cleanup EXIT
 trap 'echo; echo "run: stopping"; cleanup; exit 130' INT
 trap 'cleanup; exit 143' TERM
 
+if [[ -n $need_xvfb ]]; then
+  # Our own Xvfb, not xvfb-run: in its own session (setsid) so a Ctrl-C cannot take the display away
+  # before the windows on it are closed, and stopped last like everything else started here.
+  n=99
+  while [[ -e /tmp/.X$n-lock || -e /tmp/.X11-unix/X$n ]]; do n=$((n + 1)); done
+  echo "run: no display — starting Xvfb :$n (screen 1920x1920)"
+  start_bg Xvfb var/log/xvfb.log setsid Xvfb ":$n" -screen 0 1920x1920x24 -nolisten tcp
+  for _ in $(seq 100); do [[ -S /tmp/.X11-unix/X$n ]] && break; sleep 0.1; done
+  [[ -S /tmp/.X11-unix/X$n ]] || { echo "run: Xvfb did not start:"; cat var/log/xvfb.log; exit 1; }
+  export DISPLAY=:$n
+fi
 start_pcscd var/log/pcscd.log
 # The back office (Django on SQLite, var/backoffice.sqlite3): demo town, users, and this kiosk enrolled to it.
 BO_URL=http://127.0.0.1:8765  # = [backoffice] url in config/kiosk.sim.toml

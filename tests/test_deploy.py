@@ -7,18 +7,22 @@ import re
 import shutil
 import stat
 import subprocess
+import sysconfig
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-UNITS = sorted(p.name for p in (ROOT / "systemd").iterdir() if p.suffix in (".service", ".timer"))
+UNITS = sorted(p.name for p in (ROOT / "systemd").iterdir()  # the kiosk's units (backoffice-* are the server's)
+               if p.suffix in (".service", ".timer") and p.name.startswith("kiosk"))
 
 
 def run_installer(dest: Path, action: str = "install", **env: str) -> str:
     proc = subprocess.run(
         ["bash", str(ROOT / "scripts" / "install.sh"), action],
-        env={**os.environ, "DESTDIR": str(dest), "KIOSK_INSTALL_DEPS": "0", **env},
+        # the release's dependencies from this project's .venv (a .pth file): what is staged is the kiosk
+        env={**os.environ, "DESTDIR": str(dest), "KIOSK_INSTALL_DEPS": "0",
+             "KIOSK_DEPS_FROM": sysconfig.get_paths()["purelib"], **env},
         capture_output=True, text=True, timeout=600,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -239,7 +239,23 @@ class FaceWorker:
         self.start()
 
     def stop(self) -> None:
-        """Stop the worker, wipe and unlink the shared frame buffer; idempotent."""
+        """Stop the worker, wipe and unlink the shared frame buffer; idempotent.
+
+        A start() still waiting for the models holds the lock for up to ``start_timeout``: stopping
+        (the app closing, Ctrl-C in `make run`) first kills that worker, so start() reads EOF, raises
+        and lets go, instead of the app's exit waiting for models it will never use.
+        """
+        if not self._lock.acquire(timeout=0.5):
+            starting = self._proc
+            if starting is not None and starting.is_alive():
+                starting.kill()
+            self._lock.acquire()
+        try:
+            self._stop_locked()
+        finally:
+            self._lock.release()
+
+    def _stop_locked(self) -> None:
         with self._lock:
             if self._session is not None:
                 self._session._closed = True
