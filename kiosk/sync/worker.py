@@ -215,7 +215,7 @@ class DeliveryWorker:
             for file_id in receipt.missing_files:
                 if file_id not in files:
                     raise PackageError(f"the back office asks for file {file_id!r}, which case {code} does not have")
-                uploaded += self.upload_file(client, code, files[file_id])
+                uploaded += self.upload_file(client, code, files[file_id], fresh=receipt.created)
             receipt = client.put_case(code, package_json)
         if not receipt.complete:
             raise Unreachable(f"case {code}: the back office still lacks {', '.join(receipt.missing_files)}")
@@ -223,12 +223,18 @@ class DeliveryWorker:
         log.info("case %s delivered to the back office (%d bytes of scans uploaded)", code, uploaded)
         return uploaded
 
-    def upload_file(self, client: BackofficeClient, case_code: str, f: contract.ScanFile) -> int:
-        """Upload from where the back office's copy ends; a resend of held bytes is harmless."""
+    def upload_file(self, client: BackofficeClient, case_code: str, f: contract.ScanFile, *,
+                    fresh: bool = False) -> int:
+        """Upload from where the back office's copy ends; a resend of held bytes is harmless.
+
+        ``fresh``: this very round created the case at the back office, so it holds no byte yet and
+        there is nothing to ask; otherwise the held offset is asked first (a resume after a cut).
+        """
         data = self.store.submissions.read_scan(case_code, f.paper_id, f.page)
         if len(data) != f.size or hashlib.sha256(data).hexdigest() != f.sha256:
             raise PackageError(f"scan {f.file_id} of case {case_code} no longer matches its package")
-        status = client.file_status(case_code, f.file_id)
+        status = (contract.UploadStatus(f.file_id, 0, f.size, False) if fresh
+                  else client.file_status(case_code, f.file_id))
         offset, sent = status.received, 0
         gaps = 0
         while not status.complete and offset < f.size:
