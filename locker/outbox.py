@@ -34,7 +34,7 @@ from dataclasses import dataclass
 import apprise
 
 from devices.errors import ConfigError
-from devices.privacy import mask_id_number
+from devices.privacy import mask_id_number, mask_uid
 from locker.db import Database
 
 log = logging.getLogger(__name__)
@@ -42,9 +42,17 @@ log = logging.getLogger(__name__)
 _ID_NUMBER = re.compile(r"(?<![0-9A-Za-z])(?:\d{17}[\dXx]|\d{15})(?![0-9A-Za-z])")
 
 
+# A badge or card UID written after "staff:", "badge", "card" or "UID" (the forms our own texts use).
+_UID_AFTER_WORD = re.compile(r"(?i)(\b(?:staff:|badge\s+|card\s+|uid\s+))([0-9A-F]{8,20})\b")
+
+
 def mask_ids_in_text(text: str) -> str:
-    """Mask anything shaped like a mainland ID number (18 or old 15 digits)."""
-    return _ID_NUMBER.sub(lambda m: mask_id_number(m.group(0)), text)
+    """Mask anything shaped like a mainland ID number (18 or old 15 digits), and badge/card UIDs.
+
+    The last line of defence for alert bodies, which leave the kiosk: the callers mask already.
+    """
+    text = _ID_NUMBER.sub(lambda m: mask_id_number(m.group(0)), text)
+    return _UID_AFTER_WORD.sub(lambda m: m.group(1) + mask_uid(m.group(2)), text)
 
 
 def target_key(url: str) -> str:

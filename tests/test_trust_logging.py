@@ -209,3 +209,20 @@ def test_a_badge_on_the_pcsc_reader_is_logged_masked(caplog: pytest.LogCaptureFi
             PcscReader(BADGE_READER).wait_removed(timeout=5)
     assert uids == ["04A1B2C3D4E5F6"]  # the kiosk itself still gets the whole UID
     assert "04A1B2C3D4E5F6" not in caplog.text and "04**********F6" in caplog.text, caplog.text
+
+
+def test_alert_bodies_leave_the_kiosk_with_uids_and_id_numbers_masked(tmp_path: Path) -> None:
+    from locker.db import Database
+    from locker.outbox import Outbox
+
+    db = Database(tmp_path / "k.sqlite3")
+    outbox = Outbox(db, ["json://127.0.0.1:9/alerts"])
+    outbox.enqueue("override", "Override by staff:04A1B2C3",
+                   "Compartment A01 opened by staff:04A1B2C3; badge 04A1B2C3D4 locked; card 0455AA77 refused; "
+                   f"resident {ZHANG_SAN.id_number}; case TX959TYV")
+    row = db.query_one("SELECT title, body FROM outbox")
+    text = row["title"] + row["body"]
+    for secret in ("04A1B2C3", "04A1B2C3D4", "0455AA77", ZHANG_SAN.id_number):
+        assert secret not in text, text
+    assert "staff:04****C3" in text and "case TX959TYV" in text  # still tells staff what happened
+    db.close()
