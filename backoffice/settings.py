@@ -42,10 +42,12 @@ INSTALLED_APPS = [
     "backoffice.fleet",
     "backoffice.notifications",
     "backoffice.track",
+    "backoffice.ratings",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "backoffice.fleet.middleware.UploadAdmission",  # threads kept for heartbeats in a reconnection storm
     "django.contrib.sessions.middleware.SessionMiddleware",
     "backoffice.middleware.ChineseFirstLocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -156,4 +158,10 @@ SMS = {
 }
 RESIDENT = {
     "unfetched_days": int(os.environ.get("BACKOFFICE_RESULT_UNFETCHED_DAYS", "7")),  # 台州: 7 days
+}
+RATINGS = {
+    "rectify_working_days": int(os.environ.get("BACKOFFICE_RECTIFY_WORKING_DAYS", "5")),  # 5, 7, 10 or 15
+    "forward": os.environ.get("BACKOFFICE_RATINGS_FORWARD", ""),  # adapter: "http_json"
+    "forward_url": os.environ.get("BACKOFFICE_RATINGS_FORWARD_URL", ""),
+    "forward_token": os.environ.get("BACKOFFICE_RATINGS_FORWARD_TOKEN", ""),
 }

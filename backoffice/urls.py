@@ -4,6 +4,8 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from backoffice.ratings import views as ratings_views
+
 urlpatterns = [
     path("login/", auth_views.LoginView.as_view(template_name="login.html"), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
@@ -12,7 +14,9 @@ urlpatterns = [
     path("kiosks/", include("backoffice.kiosks.urls")),
     path("api/v1/fleet/", include("backoffice.fleet.api_urls")),
     path("fleet/", include("backoffice.fleet.urls")),
+    path("api/v1/ratings", ratings_views.kiosk_ratings, name="kiosk_ratings"),
     path("api/v1/", include("backoffice.api.urls")),
+    path("ratings/", include("backoffice.ratings.urls")),
     path("track/", include("backoffice.track.urls")),
     path("results/", include("backoffice.track.clerk_urls")),
     path("", include("backoffice.cases.urls")),
