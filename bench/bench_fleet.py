@@ -176,6 +176,7 @@ class Fleet:
         self.cases_acked: set[str] = set()
         self.case_failures: list[str] = []
         self.resent = 0
+        self.busy = 0  # uploads told "503, come back later" (the storm's admission control)
 
     def _client(self, k: SimKiosk):  # type: ignore[no-untyped-def]
         from kiosk.sync.client import BackofficeClient
@@ -207,8 +208,11 @@ class Fleet:
         files = files or self.files
         client = self._client(k)
         pkg = _package(k.kiosk_id, code, files)
+        from kiosk.sync.errors import Unreachable
+
         try:
-            for attempt in range(5):
+            attempt = 0
+            while True:
                 try:
                     receipt = client.put_case(code, pkg)
                     for fid in receipt.missing_files:
@@ -221,12 +225,25 @@ class Fleet:
                     if not receipt.complete:
                         raise RuntimeError(f"still missing {receipt.missing_files}")
                     break
-                except Exception as exc:  # noqa: BLE001 - the worker backs off and retries
-                    if attempt == 4:
+                except Unreachable as exc:
+                    if exc.status == 503:  # "busy, come back": the kiosk keeps the case and backs off
+                        with self.lock:
+                            self.busy += 1
+                        time.sleep(random.uniform(5, 10))
+                        continue
+                    attempt += 1
+                    if attempt == 5:
                         with self.lock:
                             self.case_failures.append(f"{code}: {exc}")
                         return
-                    time.sleep(1 + attempt)
+                    time.sleep(attempt)
+                except Exception as exc:  # noqa: BLE001 - the worker backs off and retries
+                    attempt += 1
+                    if attempt == 5:
+                        with self.lock:
+                            self.case_failures.append(f"{code}: {exc}")
+                        return
+                    time.sleep(attempt)
             with self.lock:
                 self.case_latency.append(time.time() - committed)
                 self.cases_acked.add(code)
@@ -385,7 +402,8 @@ def run() -> dict[str, object]:
     return {"steady": s, "steady_hb": steady_hb, "steady_cases": steady_cases, "acked_steady": len(acked_steady),
             "hb_ok_steady": hb_ok_steady, "hb_failed_steady": hb_failed_steady, "storm": st,
             "storm_cases": storm_cases, "db": db, "hb_ok": fleet.hb_ok, "hb_failed": fleet.hb_failed,
-            "case_failures": fleet.case_failures, "resent": fleet.resent, "acked": len(fleet.cases_acked)}
+            "case_failures": fleet.case_failures, "resent": fleet.resent, "acked": len(fleet.cases_acked),
+            "busy": fleet.busy}
 
 
 def section() -> str:
@@ -423,7 +441,9 @@ In-flight work after the last send drained in {s['drain_s']:.1f} s.
 Reconnection storm{scaled}: {STORM_KIOSKS:,} kiosks at once, {STORM_CASES} queued cases of 1 MB each
 ({storm_n:,} cases, {storm_n / 1e3:.1f} GB), heartbeats continuing every {HEARTBEAT_S / SPEEDUP:g} s:
 all delivered in **{st['took_s']:.0f} s** (case p50 {_p(scases, .5):.0f} s, p99 {_p(scases, .99):.0f} s from the
-reconnection); {r['resent']} packages resent after their acknowledgement changed nothing. Heartbeats during the
+reconnection); {r['resent']} packages resent after their acknowledgement changed nothing; {r['busy']:,} upload
+calls answered "503 busy, come back" (6 uploads in flight per app process, `BACKOFFICE_UPLOADS_PER_PROCESS`).
+Heartbeats during the
 storm: {st['hb_during']:,} answered of {st['hb_expected']:,} due, request p50 {st['hb_p50'] * ms:.0f} ms,
 p99 {st['hb_p99'] * ms:.0f} ms; due → answered p50 {st['late_p50']:.1f} s, p99 {st['late_p99']:.1f} s
 ({st['late_over']} answered later than 3 intervals, when the dashboard would call the kiosk offline).

@@ -176,3 +176,33 @@ def test_compartments_originals_outbox_and_doors_become_alerts(kiosk: FleetKiosk
     assert Alert.objects.filter(kind="outbox_stuck", cleared_at=None).count() == 1
     kiosk.beat()  # collected and delivered
     assert not Alert.objects.filter(kind__in=("originals_waiting", "outbox_stuck"), cleared_at=None).exists()
+
+
+def test_in_a_storm_uploads_beyond_the_limit_are_told_to_come_back_and_heartbeats_still_pass(
+        client, town: Town) -> None:  # type: ignore[no-untyped-def]
+    from backoffice_support import kiosk_headers, package
+
+    from backoffice.fleet import middleware
+
+    assert middleware.SLOTS is not None
+    held = 0
+    while middleware.SLOTS.acquire(blocking=False):  # every upload slot of this process taken
+        held += 1
+    try:
+        assert held == middleware.LIMIT
+        r = client.put("/api/v1/cases/C3MRU76E", json.dumps(package()), content_type="application/json",
+                       **kiosk_headers(town.token))
+        assert r.status_code == 503 and r["Retry-After"] == "5"
+        assert r.json()["error"]["code"] == "backoffice.busy"
+        hb = contract.Heartbeat("qidu-centre", 1.7e9, 30, "0.2.0", 1, 2, (), contract.CompartmentCounts(1, 0, 0, 1),
+                                0, None, 0, None, None, 1, "ab" * 32)
+        r = client.post("/api/v1/fleet/heartbeat", contract.dumps(hb), content_type="application/json",
+                        **kiosk_headers(town.token))
+        assert r.status_code == 200, r.content
+    finally:
+        for _ in range(held):
+            middleware.SLOTS.release()
+    r = client.put("/api/v1/cases/C3MRU76E", json.dumps(package()), content_type="application/json",
+                   **kiosk_headers(town.token))
+    assert r.status_code == 201
+
