@@ -22,7 +22,7 @@ from flows.results import ResultPickupFlow
 
 ROOT = Path(__file__).resolve().parents[1]
 DOOR_CARD = "04C0FFEE12"
-PHONE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
+PHONE = re.compile(r"(?<![\w.])1[3-9]\d{9}(?![\w.])")  # not inside hex, floats or codes
 
 SCRIPT = """
 import logging, os, sys
