@@ -98,6 +98,7 @@ def _case_context(request: HttpRequest, case, revealed: dict | None = None) -> d
         "scan_width": scan_render.BASE_WIDTH * zoom,
         "scan_file": current[0] if current else None, "scan_page": current[1] + 1 if current else 0,
         "missing_files": case.files.filter(complete=False).count(),
+        "unreadable_files": [f.file_id for f in case.files.filter(complete=True, page_count=0)],
         "steps": steps_for(case.state, role_of(request.user)), "channels": Channel.choices,
         "overdue": case.is_open and case.due_date < timezone.localdate(),
         "revealed": revealed,

@@ -354,3 +354,30 @@ def test_reveal_without_a_real_reason_shows_nothing_and_says_why(client, town: T
     r = client.post("/cases/VVVV2345/step", {"step": "approve"}, follow=True)
     assert "您的角色不能执行此步骤" in r.content.decode()
     assert Case.objects.get(case_code="VVVV2345").state == "received"
+
+
+def test_result_placed_and_collected_at_the_kiosk_return_and_close_the_case(client, town: Town) -> None:
+    from backoffice.cases import actions
+
+    deliver(client, town.token, package(files={}), {})
+    clerk = town.users["clerk"]
+    case = Case.objects.get()
+    for step in ("collect", "process", "approve"):
+        case = actions.take_step(case, clerk, step)
+    events = (contract.KioskEvent("ev-placed", "C3MRU76E", "result_placed", time.time(), "staff:04A1…C3", "B02"),
+              contract.KioskEvent("ev-taken", "C3MRU76E", "result_collected", time.time(), "resident", "B02"))
+    r = client.post("/api/v1/events", json.dumps(contract.EventBatch("qidu-centre", time.time(), events).to_json()),
+                    content_type="application/json", **kiosk_headers(town.token))
+    assert r.json()["accepted"] == ["ev-placed", "ev-taken"]
+    case.refresh_from_db()
+    assert (case.state, case.result_channel) == ("closed", "locker")
+    assert list(case.history.values_list("action", "to_state"))[-2:] == [("kiosk_result_placed", "returned"),
+                                                                          ("kiosk_result_collected", "closed")]
+
+
+def test_a_file_that_is_no_pdf_is_named_on_the_case_page(client, town: Town) -> None:
+    broken = b"%PDF-1.4 this is not really a PDF"
+    deliver(client, town.token, package(files={"id_copy-1": broken}), {"id_copy-1": broken})
+    client.login(username="clerk", password=PASSWORD)
+    page = client.get("/cases/C3MRU76E/").content.decode()
+    assert "无法显示为页面" in page and "id_copy-1" in page
