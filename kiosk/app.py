@@ -426,7 +426,7 @@ class KioskApp(App):
     def set_volume(self, volume: int) -> int:
         """Staff's volume from maintenance mode; a short prompt at the new volume to hear it."""
         value = self.speaker.set_volume(volume)
-        self.speaker.say(self.tr("chrome.replay"), self.language, chime=True)
+        self.speaker.say(self.tr("volume.title", volume=value), self.language, chime=True)
         return value
 
     def call_help(self) -> None:

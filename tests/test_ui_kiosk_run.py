@@ -34,6 +34,7 @@ from kiosk.runtime import DEMO_BADGE
 
 SCRIPT = ROOT / "tests" / "ui_support" / "kiosk_run.py"
 SHOTS = ROOT / ("docs" if os.environ.get("KIOSK_UPDATE_SCREENSHOTS") == "1" else "artifacts") / "screenshots"
+STAFF_SHOTS = ("10-staff-pin", "11-staff-pickups")
 PCSC = PCSCD is not None  # the staff part needs pcscd with vpcd; without it, only that part is skipped
 
 
@@ -50,7 +51,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> dict:
             [sys.executable, str(SCRIPT), str(config), control, str(SHOTS), str(result)],
             capture_output=True,
             text=True,
-            timeout=240,
+            timeout=500,
             cwd=ROOT,
             env=env,
         )
@@ -61,7 +62,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> dict:
     return seen
 
 
-@pytest.mark.timeout(300)
+@pytest.mark.timeout(600)
 def test_a_whole_deposit_by_touch(run: dict) -> None:
     screens = [s.split("/")[0] for s in run["screens"]]
     order = ["idle", "card_prompt", "identity", "face", "fingerprint", "guide", "documents", "compartment_size",
@@ -88,7 +89,7 @@ def test_a_whole_deposit_by_touch(run: dict) -> None:
 
 @pytest.mark.pcsc
 @pytest.mark.skipif(not PCSC, reason=SKIP_REASON)
-@pytest.mark.timeout(300)
+@pytest.mark.timeout(600)
 def test_staff_collect_and_return_the_result_then_the_resident_fetches_it_by_touch(run: dict) -> None:
     # the PIN pad came from the badge on the staff reader simulator, read through pcscd and vpcd
     assert run["badge_by"] == "staff_reader simulator"
@@ -107,16 +108,42 @@ def test_staff_collect_and_return_the_result_then_the_resident_fetches_it_by_tou
     assert run["case_after_pickup"] == "result_collected"
 
 
-@pytest.mark.timeout(300)
+@pytest.mark.timeout(600)
 def test_an_unplugged_fingerprint_sensor_takes_the_kiosk_out_of_service_until_plugged(run: dict) -> None:
     assert "指纹仪" in run["oos_text"]  # names the unplugged device
     assert run["screens"][-2:] == ["out_of_service/device_down", "idle/idle"]
     assert run["screens_after_plug"] == "idle"
 
 
-@pytest.mark.timeout(300)
-def test_screenshots_of_the_main_screens(run: dict) -> None:
-    assert len(run["shots"]) == (16 if PCSC else 11)  # 10-14: the staff part and the result pickup
+@pytest.mark.timeout(600)
+def test_screenshots_of_the_main_screens_in_chinese_elder_mode_and_english(run: dict) -> None:
+    resident = [s for s in run["shots"] if not s.endswith(("-elder", "-en")) and s not in STAFF_SHOTS
+                and s != "05b-help"]
+    assert len(resident) == (15 if PCSC else 12)  # 12-14: the result pickup after the staff part
+    for name in resident:  # every resident screen three times
+        assert f"{name}-elder" in run["shots"] and f"{name}-en" in run["shots"], name
+    assert set(STAFF_SHOTS) <= set(run["shots"]) or not PCSC
     for name in run["shots"]:
         image = np.asarray(Image.open(SHOTS / f"{name}.png").convert("L"))
         assert image.shape[0] > image.shape[1] and image.std() > 10, name  # portrait, not blank
+    # elder mode really differs from the normal screen, and English from Chinese
+    for name in resident:
+        normal = np.asarray(Image.open(SHOTS / f"{name}.png").convert("L"), dtype=np.int16)
+        for variant in ("elder", "en"):
+            other = np.asarray(Image.open(SHOTS / f"{name}-{variant}.png").convert("L"), dtype=np.int16)
+            assert (np.abs(normal - other) > 40).mean() > 0.01, f"{name}-{variant} looks like {name}"
+
+
+def test_call_for_help_mid_visit_is_audited_with_the_step_and_says_help_is_coming(run: dict) -> None:
+    assert "已通知值班工作人员" in run["help_text"] and "0571-8800 1234" in run["help_text"]
+    detail = run["help_audit"][0]
+    assert detail["flow"] == "deposit" and detail["step"] == "service" and detail["visit_seconds"] > 0
+    assert "张" not in json.dumps(detail, ensure_ascii=False)
+
+
+def test_a_card_left_after_the_visit_is_reminded_until_taken(run: dict) -> None:
+    assert "请取走您的身份证" in run["card_left_text"]
+    screens = run["screens"]
+    i = screens.index("message/card_left")
+    before = [s for s in screens[:i] if s != "idle/idle"]  # (the idle screen may flash while the reader is asked)
+    assert before[-1].startswith("receipt/") and screens[i + 1] == "idle/idle"  # gone once taken

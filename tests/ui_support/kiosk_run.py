@@ -44,7 +44,7 @@ def main() -> None:
     import os
 
     # a hang shows every thread's stack instead of a silent time-out of the test
-    faulthandler.dump_traceback_later(float(os.environ.get("KIOSK_RUN_TIMEOUT", "200")), exit=True)
+    faulthandler.dump_traceback_later(float(os.environ.get("KIOSK_RUN_TIMEOUT", "450")), exit=True)
 
     from runtime_support import BLINK, PAPER, Hands
 
@@ -52,13 +52,16 @@ def main() -> None:
     from kiosk import ui_theme
     from kiosk.app import KioskApp, UiSettings, configure_kivy
     from kiosk.config import load_config
+    from kiosk.host import attach_runtime_services
     from kiosk.runtime import DEMO_BADGE, DEMO_PIN, KioskRuntime
 
     cfg = load_config(config)
     runtime = KioskRuntime(cfg, supervise_interval=0.5).start()
+    attach_runtime_services(runtime.host, runtime, cfg.name)  # help calls, the card-left reminder: as run_app
     configure_kivy(ui_theme.window_size("portrait", 0.5))
     settings = UiSettings(
-        language="zh", speech=False, idle_timeout=3600, required_devices=runtime.required_devices()
+        language="zh", speech=False, idle_timeout=3600, required_devices=runtime.required_devices(),
+        help_phone=cfg.help_phone,
     )
     app = KioskApp(runtime.host, settings, devices=runtime.trackers())
     hands = Hands(control)
@@ -71,6 +74,7 @@ def main() -> None:
             entry = f"{view.screen.value}/{view.step}"
             if not seen["screens"] or seen["screens"][-1] != entry:
                 seen["screens"].append(entry)
+                seen.setdefault("messages", []).append(view.message)  # why a visit ended, when it fails
 
     def texts() -> str:
         return uikit.texts(app.sm.current_screen)
@@ -108,7 +112,8 @@ def main() -> None:
         seen["touches"].append(text)
         yield from uikit.tap(next(b for b in buttons() if match(b)))
 
-    def shot(name: str) -> Iterator[float]:
+    def shot(name: str, *, variants: bool = True) -> Iterator[float]:
+        """A screenshot in Chinese at normal size; with ``variants`` also in elder mode and in English."""
         yield 0.2
         preview = app.sm.current_screen.body.ids.get("preview")
         for _ in range(60):  # a live preview: wait for its first frame
@@ -118,6 +123,16 @@ def main() -> None:
         yield 0.1
         uikit.screenshot(shots / f"{name}.png")
         seen["shots"].append(name)
+        if not variants:
+            return
+        for suffix, toggle in (("elder", app.toggle_large_text), ("en", app.toggle_language)):
+            toggle()
+            yield 0.25  # the screen re-lays out, labels get their sizes
+            yield 0.1
+            uikit.screenshot(shots / f"{name}-{suffix}.png")
+            seen["shots"].append(f"{name}-{suffix}")
+            toggle()
+            yield 0.2
 
     def in_thread(work: Callable[[], None]) -> threading.Thread:
         t = threading.Thread(target=work, daemon=True)
@@ -142,10 +157,10 @@ def main() -> None:
         yield from on(Screen.STAFF_PIN, 10)
         for digit in DEMO_PIN:
             yield from touch(digit)
-        yield from shot("10-staff-pin")
+        yield from shot("10-staff-pin", variants=False)  # staff screens: standard mode, Chinese
         yield from touch(tr("action.submit"))
         yield from on(Screen.STAFF_PICKUPS, 10)
-        yield from shot("11-staff-pickups")
+        yield from shot("11-staff-pickups", variants=False)
         seen["pickups_text"] = texts()
 
         def message(key: str) -> Callable[[], bool]:
@@ -228,6 +243,21 @@ def main() -> None:
         yield from touch(service.name_zh)
         yield from shot("05-guide")
         seen["guide_text"] = texts()
+        # 一键呼叫: the resident asks for a person; staff are alerted, the screen says so with the phone
+        yield from touch(tr("chrome.help"))
+        yield from until(lambda: app.help_shown, 5, "the help answer")
+        yield 0.3
+        uikit.screenshot(shots / "05b-help.png")
+        seen["shots"].append("05b-help")
+        seen["help_text"] = uikit.texts(app._help)
+        yield from until(
+            lambda: any(r["action"] == "kiosk.help_requested" for r in runtime.store.audit.rows()), 10, "help audited"
+        )
+        seen["help_audit"] = [r["detail"] for r in runtime.store.audit.rows() if r["action"] == "kiosk.help_requested"]
+        from kiosk.widgets import BigButton
+
+        yield from uikit.tap(next(w for w in app._help.walk() if isinstance(w, BigButton)))
+        yield from until(lambda: not app.help_shown, 5, "the help answer closed")
         yield from touch(tr("action.choose"))
         yield from on(Screen.DOCUMENTS, 20)
 
@@ -271,7 +301,13 @@ def main() -> None:
         case = runtime.store.submissions.get_case(receipt["case_code"])
         seen["case"] = {"state": case.state.value, "compartment": case.compartment_id}
         seen["holding"] = [c.id for c in runtime.lockers.holding()]
+        # the resident forgets the ID card on the reader: after "done" the kiosk reminds them, loudly
+        hands("idcard", "insert", card="zhang_san")
         yield from touch(tr("action.done"))
+        yield from until(lambda: app.shown is not None and app.shown.step == "card_left", 15, "the card-left reminder")
+        yield from shot("09b-card-left")
+        seen["card_left_text"] = texts()
+        hands("idcard", "remove")
         yield from on(Screen.IDLE, 10)
         seen["sessions_open"] = runtime.sessions.current is not None
         if staff:
