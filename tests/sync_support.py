@@ -171,6 +171,29 @@ class Backoffice:
             "import json\nfrom backoffice.kiosks.models import AuthRefusal as R\n"
             "print(json.dumps([{'code': r.code} for r in R.objects.order_by('id')]))"))
 
+    def clerk(self, username: str = "qidu-clerk", town: str = "qidu") -> Any:
+        """A clerk of ``town`` logged in through the login page: an opener that keeps the session cookie."""
+        import http.cookiejar
+        import re
+        import urllib.parse
+        import urllib.request
+
+        password = "clerk-password-1"
+        self.shell("import json\nfrom backoffice.accounts.actions import ensure_town, ensure_user\n"
+                   f"ensure_user({username!r}, town=ensure_town({town!r}, {town!r}), role='clerk', "
+                   f"password={password!r})\nprint(json.dumps(1))")
+        jar = http.cookiejar.CookieJar()
+        opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+        page = opener.open(f"{self.url}/login/", timeout=30).read().decode()
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page)
+        assert token, page[:500]
+        form = urllib.parse.urlencode({"username": username, "password": password,
+                                       "csrfmiddlewaretoken": token.group(1)}).encode()
+        req = urllib.request.Request(f"{self.url}/login/", data=form, headers={"Referer": f"{self.url}/login/"})
+        landed = opener.open(req, timeout=30)
+        assert "/login/" not in landed.geturl(), "the clerk could not log in"
+        return opener
+
     def start(self) -> Backoffice:
         assert self.proc is None
         log = open(self.log, "ab")  # noqa: SIM115 - the child keeps it

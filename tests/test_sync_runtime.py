@@ -115,6 +115,12 @@ def test_a_deposit_shows_in_the_back_office_with_its_scans_then_collected(runnin
     assert list(held["papers"].values()).count("deferred") == 1
     assert all(f["pages"] >= 1 for f in held["files"].values())  # a real PDF the case page can render
     wait_until(lambda: runtime.delivery.queue.get(case_code).acknowledged_at is not None, 10, "acknowledged")
+    # What the clerk sees: the case in the inbox, and its scan as a page image on the case page.
+    clerk = backoffice.clerk()
+    assert case_code in clerk.open(f"{backoffice.url}/", timeout=60).read().decode()
+    file_id = next(iter(held["files"]))
+    png = clerk.open(f"{backoffice.url}/cases/{case_code}/scans/{file_id}/1.png", timeout=60).read()
+    assert png.startswith(b"\x89PNG")
 
     # Staff collect the papers at the kiosk: the back office's case moves on by itself.
     runtime.host.badge_tapped(DEMO_BADGE)
