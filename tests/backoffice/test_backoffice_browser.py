@@ -127,8 +127,10 @@ def test_identity_shown_only_with_a_reason_and_audited(browser, live_server, cas
     browser.get(live_server.url + "/cases/AAAA2222/")
     assert wait_for(browser, By.ID, "id-name").text == "欧***"
     assert RESIDENT_ID not in browser.page_source
-    browser.find_element(By.ID, "reveal").click()  # no reason: the browser will not send it
-    assert browser.find_element(By.ID, "id-name").text == "欧***"
+    # No reason: the browser will not send the form (and the server would refuse it).
+    assert browser.execute_script("return document.getElementById('reveal-reason').validity.valueMissing")
+    browser.find_element(By.ID, "reveal").click()
+    assert wait_for(browser, By.ID, "id-name").text == "欧***"
     assert IdentityReveal.objects.count() == 0
     browser.find_element(By.ID, "reveal-reason").send_keys("电话核实申请人身份")
     click_and_load(browser, browser.find_element(By.ID, "reveal"))
