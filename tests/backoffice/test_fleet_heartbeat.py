@@ -206,3 +206,20 @@ def test_in_a_storm_uploads_beyond_the_limit_are_told_to_come_back_and_heartbeat
                    **kiosk_headers(town.token))
     assert r.status_code == 201
 
+
+
+def test_the_periodic_check_command_marks_a_silent_kiosk_offline_once(kiosk: FleetKiosk) -> None:
+    import io
+
+    from django.core.management import call_command
+
+    kiosk.beat()
+    KioskState.objects.filter(kiosk__kiosk_id="qidu-centre").update(
+        last_heartbeat_at=dt.datetime.now(dt.UTC) - dt.timedelta(seconds=200))
+    out = io.StringIO()
+    call_command("fleet_check", stdout=out)
+    assert "offline: qidu-centre" in out.getvalue()
+    out = io.StringIO()
+    call_command("fleet_check", stdout=out)
+    assert "offline: none" in out.getvalue()
+    assert Alert.objects.filter(kind="offline", cleared_at=None).count() == 1
