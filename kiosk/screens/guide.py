@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from kivy.clock import Clock
+
 from flows.view import View
 from kiosk.screens.base import KioskScreen, ScreenBody, UiContext, load_kv
 from kiosk.widgets import BigButton
@@ -41,6 +43,7 @@ class GuideBody(ScreenBody):
         self._view = view
         ids.message.text = app.tr(view.message or "guide.choose")
         ids.choices.clear_widgets()
+        chosen_button: BigButton | None = None
         services: list[dict[str, Any]] = [s for s in p.get("services", []) if isinstance(s, dict)]
         categories: dict[str, Any] = dict(p.get("categories", {}))
         enabled = bool({"choose", "select"} & set(view.actions))
@@ -66,14 +69,26 @@ class GuideBody(ScreenBody):
                 sid = str(service.get("id"))
                 label = local_name(service, app) if "name_zh" in service else app.tr(f"service.{sid}")
                 button = BigButton(text=label, role="choice", selected=sid == self._selected)
+                if sid == self._selected:
+                    chosen_button = button
                 button.disabled = not enabled
                 button.bind(on_release=lambda _b, s=sid: self._select(s, app))
                 ids.choices.add_widget(button)
+        # the list was rebuilt: a scroll position kept from the old list can show nothing at all
+        Clock.schedule_once(lambda _dt, b=chosen_button: self._reveal(b), 0.05)  # after the new layout
         chosen = next((s for s in services if s.get("id") == self._selected), None)
         papers = [] if chosen is None else list(chosen.get("papers", []))
         ids.papers_title.text = app.tr("guide.papers") if papers else app.tr("guide.pick_one")
         ids.guide_text.text = "" if chosen is None else local_name(chosen, app, "guide")
         ids.papers.text = "\n".join(f"• {self._paper(k, app)}" for k in papers)
+
+    def _reveal(self, button: BigButton | None) -> None:
+        """Show the chosen service in its list (else the top of the list)."""
+        scroll = self.ids.choices_scroll
+        if button is not None and button.parent is self.ids.choices:
+            scroll.scroll_to(button, padding=10, animate=False)
+        else:
+            scroll.scroll_y = 1
 
     @staticmethod
     def _paper(paper: Any, app: UiContext) -> str:

@@ -16,6 +16,7 @@ class MessageBody(ScreenBody):
         ids.message.text = app.tr(view.message, **view.params)
         loud = view.message == "card_left.title"
         ids.message.color = ui_theme.HELP if loud else ui_theme.TEXT
+        ids.message.kind = "huge" if loud else "title"  # the card-left reminder is loud on screen too
         detail = CARD_PICTURE.get(view.message)
         ids.detail.text = app.tr(detail) if detail else ""
         picture = view.message in CARD_PICTURE
