@@ -527,7 +527,7 @@ def build_parser() -> argparse.ArgumentParser:
     rb.add_argument("--root", default="", help="staging root (DESTDIR)")
     rb.set_defaults(func=cmd_rollback)
 
-    from kiosk.calibrate import add_calibrate_commands
+    from kiosk.calibrate_cli import add_calibrate_commands
     from kiosk.locker_cli import add_locker_commands
 
     add_locker_commands(sub)
