@@ -42,12 +42,15 @@ def create_kiosk(*, kiosk_id: str, name: str, town: Town, village: str) -> tuple
 
 @transaction.atomic
 def issue_enrol_code(kiosk: Kiosk) -> str:
-    """A fresh one-time code (replacing any earlier one); enrolling with it replaces the credential."""
+    """A fresh one-time code (replacing any earlier one); enrolling with it replaces the credential.
+
+    A revoked kiosk stays revoked until the code is used: the old credential (perhaps on a stolen
+    disk) must not work again in the meantime, so only ``enrol`` clears the revocation.
+    """
     code = _new_enrol_code()
     kiosk.enrol_code_hash = contract.credential_hash(_normalise_code(code))
     kiosk.enrol_code_expires = timezone.now() + ENROL_CODE_LIFETIME
-    kiosk.revoked_at = None
-    kiosk.save(update_fields=["enrol_code_hash", "enrol_code_expires", "revoked_at"])
+    kiosk.save(update_fields=["enrol_code_hash", "enrol_code_expires"])
     log.info("enrol code issued for kiosk %s", kiosk.kiosk_id)
     return code
 
@@ -67,6 +70,7 @@ def enrol(request: contract.EnrolRequest, *, remote_addr: str = "") -> contract.
     kiosk.enrol_code_hash = ""
     kiosk.enrol_code_expires = None
     kiosk.enrolled_at = timezone.now()
+    kiosk.revoked_at = None  # the new secret replaced the revoked one
     kiosk.software_version = request.software_version
     kiosk.save()
     log.info("kiosk %s enrolled (software %s)", kiosk.kiosk_id, request.software_version)

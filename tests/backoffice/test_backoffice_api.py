@@ -79,6 +79,21 @@ def test_revoked_and_forged_credentials_are_refused_and_logged(client, town: Tow
     assert "x" * 43 not in caplog.text  # the forged secret itself is not logged
 
 
+def test_a_new_enrol_code_does_not_revive_a_revoked_credential(client, town: Town) -> None:
+    """Revoked (say, a stolen disk): the old credential stays refused until the new code is used."""
+    pkg = package()
+    kiosk_actions.revoke(town.kiosk)
+    code = kiosk_actions.issue_enrol_code(town.kiosk)
+    r = _put(client, town.token, pkg)
+    assert r.status_code == 401 and _error(r)[0] == "kiosk.revoked"
+    body = json.dumps(contract.EnrolRequest(code=code, software_version="0.2.0").to_json())
+    answer = contract.EnrolResponse.from_json(
+        json.loads(client.post("/api/v1/enrol", body, content_type="application/json").content))
+    assert _put(client, answer.credential, pkg).status_code in (200, 201)  # the new credential works
+    r = _put(client, town.token, pkg)  # the old one never again
+    assert r.status_code == 401 and _error(r)[0] == "kiosk.credential_invalid"
+
+
 def test_same_delivery_twice_changes_nothing(client, town: Town) -> None:
     files = {"id_copy-1": make_pdf(2)}
     pkg = package(files=files)
