@@ -17,6 +17,7 @@ class MessageBody(ScreenBody):
         loud = view.message == "card_left.title"
         ids.message.color = ui_theme.HELP if loud else ui_theme.TEXT
         ids.message.kind = "huge" if loud else "title"  # the card-left reminder is loud on screen too
+        ids.message.scale = 0.85 if loud else 1.2  # (one line at the largest text size)
         detail = CARD_PICTURE.get(view.message)
         ids.detail.text = app.tr(detail) if detail else ""
         picture = view.message in CARD_PICTURE
