@@ -16,7 +16,7 @@ cd "$(dirname "$0")/.."
 source scripts/lock_inputs.sh
 hash=$(lock_inputs_hash)
 common=(--no-config --quiet --generate-hashes --python-version 3.11 --python-platform x86_64-manylinux_2_36
-        --index-url https://pypi.org/simple --overrides requirements/overrides.txt
+        --overrides requirements/overrides.txt
         --custom-compile-command "make lock")
 [[ -n ${UPGRADE:-} ]] && common+=(--upgrade)
 inputs=(pyproject.toml requirements/face.in requirements/build.in)
