@@ -50,6 +50,7 @@ from flows.machine import ENDED, IDLE, FlowMachine
 from flows.page_outline import Outline, PageOutliner
 from flows.ports import AlertPort, LockerPort
 from flows.receipt import Receipt, ReceiptIssuer, view_params
+from flows.resident_steps import PHONE, RATING, RATING_WHY, ResidentSteps, ResidentStepsMixin
 from flows.view import Screen
 from locker.submissions import Identity, SubmissionStore
 
@@ -129,7 +130,7 @@ def _size_value(size: Any) -> str:
     return str(getattr(size, "value", size))
 
 
-class DepositFlow(FlowMachine):
+class DepositFlow(ResidentStepsMixin, FlowMachine):
     flow_name = "deposit"
     idle_actions = ("start",)
     default_timeouts: Mapping[str, float] = {
@@ -144,6 +145,9 @@ class DepositFlow(FlowMachine):
         SIZE: 60.0,
         DOOR: 180.0,
         RECEIPT: 60.0,
+        PHONE: 90.0,
+        RATING: 30.0,  # a rating is optional: a resident who walks away is not kept waiting for
+        RATING_WHY: 60.0,
     }
 
     def __init__(
@@ -176,11 +180,13 @@ class DepositFlow(FlowMachine):
         preflight: Callable[[], str | None] | None = None,
         timeouts: Mapping[str, float] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        resident: ResidentSteps | None = None,
     ) -> None:
         """``preflight`` is asked before each deposit starts: None, or the name of what is not usable
         (the runtime checks the free disk space against ``min_free_mb`` and the database)."""
         super().__init__(timeouts=timeouts, clock=clock)
         self.preflight = preflight
+        self.resident = resident  # the optional mobile number and rating steps (flows/resident_steps.py)
         self.reader = reader
         self.face_frames = face_frames
         self.fingerprint = fingerprint
@@ -251,6 +257,9 @@ class DepositFlow(FlowMachine):
             DOCUMENTS: self._documents_action,
             SIZE: self._size_action,
             RECEIPT: self._receipt_action,
+            PHONE: self._phone_action,
+            RATING: self._rating_action,
+            RATING_WHY: self._rating_why_action,
         }.get(state)
         if handler is not None:
             handler(action, data)
@@ -698,7 +707,7 @@ class DepositFlow(FlowMachine):
             run.current = pending[0]
             self._enter_documents()
         else:
-            self._enter_size()
+            self._enter_phone(run.case_code or "", run.pickup_code, self._enter_size)
 
     # -- compartment size -------------------------------------------------------------------------------
     def _enter_size(self, message: str = "locker.choose_size", offer: tuple[str, ...] | None = None) -> None:
@@ -900,11 +909,11 @@ class DepositFlow(FlowMachine):
             )
 
     def _receipt_action(self, action: str, data: dict[str, Any]) -> None:
-        self.end("committed")
+        self._enter_rating("deposit", self._run().case_code, lambda: self.end("committed"))
 
     # -- endings ---------------------------------------------------------------------------------------------
     def on_timeout(self, state: str) -> None:
-        if state == RECEIPT:
+        if state in (RECEIPT, RATING, RATING_WHY):
             self.end("committed")
         elif state == DOOR:
             self._leave_at_open_door("timeout")
@@ -916,7 +925,7 @@ class DepositFlow(FlowMachine):
             self.end("timeout", "flow.timed_out")
 
     def on_cancel(self) -> None:
-        if self.state == RECEIPT:
+        if self.state in (RECEIPT, RATING, RATING_WHY):
             self.end("committed")
         elif self.state == DOOR:
             self._leave_at_open_door("cancelled")

@@ -29,6 +29,7 @@ from flows.frames import FrameSource
 from flows.kiosk_session import KioskSession, SessionHolder
 from flows.machine import IDLE, FlowMachine
 from flows.ports import AlertPort, LockerPort
+from flows.resident_steps import RATING, RATING_WHY, ResidentSteps, ResidentStepsMixin
 from flows.view import Screen
 from locker.errors import CaseNotFound
 from locker.pickup_guard import PickupGuard
@@ -78,7 +79,7 @@ def place_result(
     return str(compartment.id)
 
 
-class ResultPickupFlow(FlowMachine):
+class ResultPickupFlow(ResidentStepsMixin, FlowMachine):
     flow_name = "results"
     idle_actions = ("start",)
     default_timeouts: Mapping[str, float] = {
@@ -88,6 +89,8 @@ class ResultPickupFlow(FlowMachine):
         CODE: 90.0,
         FINGER: 40.0,
         DOOR: 180.0,
+        RATING: 30.0,
+        RATING_WHY: 60.0,
     }
 
     def __init__(
@@ -108,8 +111,10 @@ class ResultPickupFlow(FlowMachine):
         timeouts: Mapping[str, float] | None = None,
         clock: Callable[[], float] = time.monotonic,
         guard: PickupGuard | None = None,
+        resident: ResidentSteps | None = None,
     ) -> None:
         super().__init__(timeouts=timeouts, clock=clock)
+        self.resident = resident  # the 好差评 step after the pickup (flows/resident_steps.py)
         # Guessing limits across sessions (see locker.pickup_guard); kept in the store's database.
         self.guard = guard or PickupGuard(
             submissions.db, submissions.audit, lambda code: str(submissions.cipher.mac("pickup-guard", code))
@@ -147,6 +152,10 @@ class ResultPickupFlow(FlowMachine):
             self.enter(CODE, Screen.CODE_ENTRY, "results.enter_code", actions=("code", "cancel"))
         elif state == CODE and action == "code":
             self._code_entered(str(data.get("code", "")))
+        elif state == RATING:
+            self._rating_action(action, data)
+        elif state == RATING_WHY:
+            self._rating_why_action(action, data)
         elif state in (FACE, FINGER) and action == "retry":
             self._enter_face() if state == FACE else self._enter_fingerprint()
 
@@ -284,7 +293,10 @@ class ResultPickupFlow(FlowMachine):
 
         def done(closed: bool) -> None:
             self.submissions.advance(code, CaseState.RESULT_COLLECTED, actor="resident")
-            self.end("collected", "results.thank_you" if closed else "door.left_open_staff_told")
+            if not closed:
+                self.end("collected", "door.left_open_staff_told")
+                return
+            self._enter_rating("pickup", code, lambda: self.end("collected", "results.thank_you"))
 
         self.run_blocking("result door", work, done, self._device_failed)
 
@@ -302,11 +314,17 @@ class ResultPickupFlow(FlowMachine):
     def on_cancel(self) -> None:
         if self.state == DOOR:
             return  # the door is opening/open: the flow ends when it closes
+        if self.state in (RATING, RATING_WHY):
+            self.end("collected", "results.thank_you")
+            return
         self.end("cancelled", "flow.cancelled")
 
     def on_timeout(self, state: str) -> None:
         if state == DOOR:
             return  # the locker service reminds and alerts staff about a door left open
+        if state in (RATING, RATING_WHY):  # the result is collected: a rating not given is no failure
+            self.end("collected", "results.thank_you")
+            return
         self.end("timeout", "flow.timed_out")
 
     def on_end(self, outcome: str) -> None:

@@ -37,6 +37,8 @@ class Screen(StrEnum):
     MESSAGE = "message"  # a refusal or notice with one button ("please come during office hours")
     OUT_OF_SERVICE = "out_of_service"  # which service is unavailable and why
     MAINTENANCE = "maintenance"  # staff maintenance mode
+    PHONE_ENTRY = "phone_entry"  # optional mobile number for text messages: numpad, masked, skip
+    RATING = "rating"  # 好差评: five levels with pictures, reasons for a 差评, skip
 
 
 @dataclass(frozen=True)

@@ -785,6 +785,11 @@ def demo_views(now: float | None = None) -> dict[Screen, View]:
         ),
         View(Screen.RESULT_PICKUP, "choose", "results.choose_method", {}, ("card", "code", "cancel")),
         View(Screen.CODE_ENTRY, "code", "results.enter_code", {"length": 6}, ("code", "cancel")),
+        View(Screen.PHONE_ENTRY, "phone", "phone.enter", {"length": 11}, ("phone", "skip", "cancel")),
+        View(Screen.RATING, "rating", "rating.ask",
+             {"levels": [{"id": lv} for lv in ("very_satisfied", "satisfied", "basically_satisfied", "dissatisfied",
+                                               "very_dissatisfied")]},
+             ("very_satisfied", "satisfied", "basically_satisfied", "dissatisfied", "very_dissatisfied", "skip")),
         View(Screen.MESSAGE, "refused", "message.office_hours", {"hours": "08:30–17:30"}, ("ok",)),
         View(
             Screen.OUT_OF_SERVICE,

@@ -210,6 +210,8 @@ class BackofficeConfig:
     # the kiosk within this long)
     public_url: str = ""  # the back office's address as residents' phones reach it (receipt QR code:
     # <public_url>/track/<case code>); "" = url
+    phone_step: bool = False  # ask for a mobile number after the papers (the back office texts the resident)
+    rating_step: bool = False  # 好差评 at the end of a deposit and of a result pickup
 
     @property
     def track_base_url(self) -> str:
@@ -576,7 +578,7 @@ def _backoffice(r: _Reader, t: dict[str, Any], resolve: Any, simulator: bool) ->
     where = "backoffice"
     r.unknown_keys(t, where, {"enabled", "url", "ca_file", "credential_file", "poll_interval_s", "retry_min_s",
                               "retry_max_s", "refused_retry_s", "timeout_s", "heartbeat_interval_s",
-                              "pull_interval_s", "public_url"})
+                              "pull_interval_s", "public_url", "phone_step", "rating_step"})
     url = r.get(t, "url", where, str, "").rstrip("/")
     public_url = r.get(t, "public_url", where, str, "").rstrip("/")
     r.check(not public_url or public_url.startswith(("https://", "http://")), f"{where}.public_url: "
@@ -596,6 +598,8 @@ def _backoffice(r: _Reader, t: dict[str, Any], resolve: Any, simulator: bool) ->
         heartbeat_interval_s=r.get(t, "heartbeat_interval_s", where, float, 30.0),
         pull_interval_s=r.get(t, "pull_interval_s", where, float, 30.0),
         public_url=public_url,
+        phone_step=r.get(t, "phone_step", where, bool, False),
+        rating_step=r.get(t, "rating_step", where, bool, False),
     )
     for key in ("heartbeat_interval_s", "pull_interval_s"):
         r.check(1 <= getattr(cfg, key) <= 3600, f"{where}.{key}: {getattr(cfg, key)} s out of range (1–3600 s)")

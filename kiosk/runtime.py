@@ -420,6 +420,7 @@ class KioskRuntime:
             fingerprints=self.fingerprints,
             receipts=ReceiptIssuer(self.drivers.get("printer"),
                                    track_base_url=_track_base_url(cfg)),
+            resident=self._resident_steps(),
             alerts=self.outbox,
             sessions=self.sessions,
             kiosk_name=cfg.name,
@@ -444,6 +445,7 @@ class KioskRuntime:
             max_tries=int(_setting(flows_cfg, "max_face_tries", 3)),
             finger_timeout=float(_setting(flows_cfg, "finger_timeout_s", 20.0)),
             timeouts={k: v for k, v in timeouts.items() if k in ResultPickupFlow.default_timeouts},
+            resident=self._resident_steps(),
         )
         self.staff = StaffPickupFlow(
             staff=self.staff_accounts,
@@ -657,6 +659,9 @@ class KioskRuntime:
         from kiosk.wiring import make_driver
 
         return make_driver(self.cfg, "printer")
+
+    def _resident_steps(self) -> Any:
+        return _resident_steps_for(self.cfg, self.store)
 
     def _start_delivery(self, guide: Any, guide_file: Any) -> Any:
         """The back-office delivery worker over the store's durable queue (see kiosk/sync/worker.py),
@@ -888,3 +893,16 @@ def _track_base_url(cfg: Any) -> str:
     """The progress page the receipts' QR codes point at: only with a back office to answer it."""
     bo = getattr(cfg, "backoffice", None)
     return str(bo.track_base_url) if bo is not None and getattr(bo, "enabled", False) else ""
+
+
+def _resident_steps_for(cfg: Any, store: Any) -> Any:
+    """With a back office: the pickup code goes with each case (its "result ready" text message), and
+    the phone and rating steps run when [backoffice] phone_step / rating_step say so."""
+    from flows.resident_steps import ResidentSteps
+    from locker.resident import ResidentStore
+
+    bo = getattr(cfg, "backoffice", None)
+    if bo is None or not getattr(bo, "enabled", False):
+        return None
+    return ResidentSteps(ResidentStore(store.db, store.submissions.cipher), ask_phone=bool(bo.phone_step),
+                         ask_rating=bool(bo.rating_step))

@@ -20,6 +20,8 @@ from kiosk.screens.idle import IdleScreen
 from kiosk.screens.maintenance import MaintenanceScreen
 from kiosk.screens.message import MessageScreen
 from kiosk.screens.out_of_service import OutOfServiceScreen
+from kiosk.screens.phone_entry import PhoneEntryScreen
+from kiosk.screens.rating import RatingScreen
 from kiosk.screens.receipt import ReceiptScreen
 from kiosk.screens.result_pickup import ResultPickupScreen
 from kiosk.screens.staff_compartments import StaffCompartmentsScreen
@@ -45,6 +47,8 @@ SCREENS: dict[Screen, type[KioskScreen]] = {
     Screen.MESSAGE: MessageScreen,
     Screen.OUT_OF_SERVICE: OutOfServiceScreen,
     Screen.MAINTENANCE: MaintenanceScreen,
+    Screen.PHONE_ENTRY: PhoneEntryScreen,
+    Screen.RATING: RatingScreen,
 }
 
 __all__ = ["SCREENS", "KioskScreen"]

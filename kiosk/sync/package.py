@@ -133,6 +133,9 @@ def build_package(submissions: SubmissionStore, guide: ServiceGuide | None, kios
         liveness="blink",
         fingerprint_enrolled=bool(held and held["fp"]),
     )
+    from locker.resident import ResidentStore  # the number the resident chose to give, and the pickup code
+
+    phone, pickup = ResidentStore(submissions.db, submissions.cipher).contact(case_code)
     pkg = contract.CasePackage(
         case_code=case.case_code,
         kiosk_id=kiosk_id,
@@ -144,7 +147,7 @@ def build_package(submissions: SubmissionStore, guide: ServiceGuide | None, kios
         ),
         identity=identity,
         card_photo_jpeg_b64=card_photo_jpeg(submissions.card_photo(case_code)),
-        phone=None,
+        phone=phone,
         checks=checks,
         papers=papers,
         files=tuple(files),
@@ -152,6 +155,7 @@ def build_package(submissions: SubmissionStore, guide: ServiceGuide | None, kios
         receipt_printed=receipt_printed,
         created_at=float(case.created_at),
         committed_at=float(case.committed_at),
+        pickup_code=pickup,
     )
     return pkg
 

@@ -167,6 +167,7 @@ class Puller:
                 self.pull_staff(client)
                 self.pull_guide(client)
                 self.pull_results(client)
+                self.push_ratings(client)
             except (SyncError, contract.ContractError, ValueError) as exc:
                 message = getattr(exc, "message", str(exc))
                 if not self.status.startswith("kept"):
@@ -177,6 +178,14 @@ class Puller:
             if self.on_round is not None:
                 self.on_round()
             return self.status
+
+    def push_ratings(self, client: BackofficeClient) -> int:
+        """The residents' ratings (好差评) queued at this kiosk go with each round (kiosk/sync/ratings.py)."""
+        from kiosk.sync.ratings import push_ratings
+        from locker.resident import ResidentStore
+
+        kiosk_id = (self._token or "").partition(".")[0]
+        return push_ratings(client, ResidentStore(self.store.db, self.store.cipher, clock=self.clock), kiosk_id)
 
     def pulled_results(self) -> bool:
         """Whether the back office has said at least once which results are for this kiosk."""
