@@ -445,7 +445,8 @@ class KioskApp(App):
         box.bind(minimum_height=box.setter("height"))
         lines = [Para(text=self.tr("help.called"), kind="title", color=ui_theme.TEXT_ON_DARK)]
         if self.settings.help_phone:
-            lines.append(Para(text=self.tr("help.phone", phone=self.settings.help_phone), kind="title",
+            phone = self.settings.help_phone.replace(" ", "\u00a0")  # a number is not broken across lines
+            lines.append(Para(text=self.tr("help.phone", phone=phone), kind="title",
                               color=ui_theme.TEXT_ON_DARK))
         button = BigButton(text=self.tr("help.ok"))
         button.bind(on_release=lambda *_: self._close_help())

@@ -135,7 +135,7 @@ def test_screenshots_of_the_main_screens_in_chinese_elder_mode_and_english(run: 
 
 
 def test_call_for_help_mid_visit_is_audited_with_the_step_and_says_help_is_coming(run: dict) -> None:
-    assert "已通知值班工作人员" in run["help_text"] and "0571-8800 1234" in run["help_text"]
+    assert "已通知值班工作人员" in run["help_text"] and "0571-8800 1234" in run["help_text"].replace("\u00a0", " ")
     detail = run["help_audit"][0]
     assert detail["flow"] == "deposit" and detail["step"] == "service" and detail["visit_seconds"] > 0
     assert "张" not in json.dumps(detail, ensure_ascii=False)
