@@ -21,6 +21,7 @@ import pytest
 from backoffice_support import Town, noise_pdf, package, postgres_env
 
 import contract
+from backoffice.cases.blobs import read_blob
 from backoffice.cases.models import StoredBlob, UploadChunk
 
 REPO = Path(__file__).resolve().parents[2]
@@ -123,7 +124,8 @@ def test_upload_begun_on_one_process_finishes_on_the_other_after_a_cut(app_proce
     # A resend of the first half to A after completion changes nothing.
     assert _chunk(a, live_town.token, data, 0, half)[1]["complete"] is True
     blob = StoredBlob.objects.get()
-    assert hashlib.sha256(bytes(blob.data)).hexdigest() == hashlib.sha256(data).hexdigest()
+    assert hashlib.sha256(read_blob(blob.name)).hexdigest() == hashlib.sha256(data).hexdigest()
+    assert data[:64] not in bytes(blob.data)  # sealed at rest
     assert UploadChunk.objects.count() == 0
     # The approval platform downloads it from process A: the same bytes.
     from backoffice.accounts.actions import issue_api_token
