@@ -35,6 +35,8 @@ def test_dashboard_shows_each_kiosk_worst_first_and_its_history(browser, live_se
         log_in(browser, live_server.url, "super", PASSWORD)
         browser.get(live_server.url + "/fleet/")
         wait_for(browser, By.ID, "fleet")
+        page = browser.find_element(By.TAG_NAME, "body").text
+        assert "故障设备" in page and "版本" in page and "Devices down" not in page  # Chinese first
         centre = _row(browser, "qidu-centre")
         assert centre.find_element(By.CSS_SELECTOR, "td.state").get_attribute("data-state") == "up"
         assert centre.find_element(By.CSS_SELECTOR, "td.compartments .free").text == "4"
