@@ -220,6 +220,9 @@ class DeliveryWorker:
         if not receipt.complete:
             raise Unreachable(f"case {code}: the back office still lacks {', '.join(receipt.missing_files)}")
         self.queue.acknowledge(code)
+        from locker.resident import ResidentStore  # the number and pickup code are the back office's now
+
+        ResidentStore(self.queue.db, self.queue.cipher).forget(code)
         log.info("case %s delivered to the back office (%d bytes of scans uploaded)", code, uploaded)
         return uploaded
 
