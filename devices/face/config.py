@@ -54,6 +54,7 @@ class FaceCheckConfig:
     min_sharpness: float = 30.0  # variance of the Laplacian on the face scaled to 128 px wide
     # liveness
     blink_drop: float = 0.3  # closed-eye EAR is at least this fraction below the open-eye EAR
+    eye_open_drop: float = 0.3  # 5-point eye openness (gradient ratio) this fraction below open: shut
     min_open_frames: int = 2  # open-eye frames before a blink counts (to know the open EAR)
     min_motion: float = 0.01  # non-eye landmarks must move this × inter-ocular distance in total
     require_head_turn: bool = False  # also ask for a head turn (either side)

@@ -133,6 +133,11 @@ class DlibEngine:
         shape = self._call("landmarks", self._pose68, rgb, _rect(box))
         return np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float64)
 
+    def eye_points(self, rgb: np.ndarray, box: Box) -> np.ndarray:
+        """dlib's 5 points (public-domain model): both corners of each eye and the nose base, (5, 2)."""
+        shape = self._call("landmarks", self._pose5, rgb, _rect(box))
+        return np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float64)
+
     def encode(self, rgb: np.ndarray, box: Box) -> np.ndarray:
         shape = self._call("landmarks", self._pose5, rgb, _rect(box))
         descriptor = self._call("encoding", self._encoder.compute_face_descriptor, rgb, shape, 1)
