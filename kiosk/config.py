@@ -210,8 +210,8 @@ class BackofficeConfig:
     # the kiosk within this long)
     public_url: str = ""  # the back office's address as residents' phones reach it (receipt QR code:
     # <public_url>/track/<case code>); "" = url
-    phone_step: bool = False  # ask for a mobile number after the papers (the back office texts the resident)
-    rating_step: bool = False  # 好差评 at the end of a deposit and of a result pickup
+    phone_step: bool = True  # ask for a mobile number after the papers (the back office texts the resident)
+    rating_step: bool = True  # 好差评 at the end of a deposit and of a result pickup
 
     @property
     def track_base_url(self) -> str:
@@ -598,8 +598,8 @@ def _backoffice(r: _Reader, t: dict[str, Any], resolve: Any, simulator: bool) ->
         heartbeat_interval_s=r.get(t, "heartbeat_interval_s", where, float, 30.0),
         pull_interval_s=r.get(t, "pull_interval_s", where, float, 30.0),
         public_url=public_url,
-        phone_step=r.get(t, "phone_step", where, bool, False),
-        rating_step=r.get(t, "rating_step", where, bool, False),
+        phone_step=r.get(t, "phone_step", where, bool, True),
+        rating_step=r.get(t, "rating_step", where, bool, True),
     )
     for key in ("heartbeat_interval_s", "pull_interval_s"):
         r.check(1 <= getattr(cfg, key) <= 3600, f"{where}.{key}: {getattr(cfg, key)} s out of range (1–3600 s)")

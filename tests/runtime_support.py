@@ -26,6 +26,8 @@ def write_config(tmp: Path, *, pcsc: bool = True) -> Path:
     """The simulator configuration with its state (database, key, ptys, socket) under ``tmp``."""
     text = (ROOT / "config" / "kiosk.sim.toml").read_text(encoding="utf-8")
     text = text.replace('state_dir = "var"', f'state_dir = "{tmp / "state"}"')
+    # Scripted journeys leave out the optional phone and rating steps (tests/test_resident_* cover them).
+    text = text.replace("phone_step = true", "phone_step = false").replace("rating_step = true", "rating_step = false")
     text = text.replace('run_dir = "var/sim"', f'run_dir = "{tmp / "state" / "sim"}"')
     if not pcsc:  # the vpcd reader slots are one per machine: leave them to tests that need them
         for name in ("staff_reader", "door_reader"):
