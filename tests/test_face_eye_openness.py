@@ -83,3 +83,21 @@ def test_a_long_closure_is_not_a_blink() -> None:
     for v in [1.0, 1.0, 1.0, 0.2, 0.2, 1.0]:
         detector.update(v, v)
     assert detector.blinked
+
+
+def test_blink_and_match_without_reading_the_68_point_file() -> None:
+    """The 68-point model (iBUG 300-W, non-commercial) is read only when its landmarks are asked for:
+    finding the face, the eye corners, the eye openness and the embedding never open it."""
+    warnings.filterwarnings("ignore", message="pkg_resources is deprecated")
+    from devices.face.engine import DlibEngine
+
+    engine = DlibEngine()  # fresh: the shared one may have served a 68-point caller already
+    values = openness(engine, frames(SEQUENCES[0]))
+    rgb = cv2.cvtColor(frames(SEQUENCES[0])[0], cv2.COLOR_BGR2RGB)
+    assert engine.encode(rgb, engine.detect(rgb, 1)[0]).shape == (128,)
+    assert blinked(values)
+    names = [Path(p).name for p in engine.loaded_models]
+    assert "shape_predictor_5_face_landmarks.dat" in names
+    assert "shape_predictor_68_face_landmarks.dat" not in names
+    engine.landmarks(rgb, engine.detect(rgb, 1)[0])  # the comparison path does read it, once
+    assert [Path(p).name for p in engine.loaded_models].count("shape_predictor_68_face_landmarks.dat") == 1

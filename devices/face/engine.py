@@ -95,6 +95,7 @@ class DlibEngine:
     def __init__(self) -> None:
         self.status = StatusTracker("face", DeviceStatus.OFFLINE)
         self._lock = threading.Lock()
+        self.loaded_models: list[str] = []  # model files read so far (the licence test checks this)
         try:
             import warnings
 
@@ -103,16 +104,23 @@ class DlibEngine:
             with warnings.catch_warnings():
                 # face_recognition_models still imports pkg_resources for its file paths
                 warnings.simplefilter("ignore", UserWarning)
-                from face_recognition import api
+                import face_recognition_models as models
+            # loaded directly, not through face_recognition.api, which reads the 68-point model
+            # (iBUG 300-W, non-commercial) at import: that one is read only if landmarks() is used
+            self._pose68_path = models.pose_predictor_model_location()
+            self._detector = dlib.get_frontal_face_detector()
+            self._pose5 = dlib.shape_predictor(self._load(models.pose_predictor_five_point_model_location()))
+            self._encoder = dlib.face_recognition_model_v1(self._load(models.face_recognition_model_location()))
         except Exception as exc:  # missing wheel or model files: the kiosk cannot check faces
             self.status.set(DeviceStatus.HARDWARE_ERROR, f"face models not loadable: {exc}")
             raise FaceEngineError(f"cannot load face_recognition models: {exc}", device="face") from exc
         self._dlib_version = dlib.__version__
-        self._detector = api.face_detector
-        self._pose68 = api.pose_predictor_68_point
-        self._pose5 = api.pose_predictor_5_point
-        self._encoder = api.face_encoder
+        self._pose68: Any = None
         self.status.set(DeviceStatus.ONLINE, self.probe())
+
+    def _load(self, path: str) -> str:
+        self.loaded_models.append(path)
+        return path
 
     def probe(self) -> str:
         return f"dlib {self._dlib_version}: HOG detector, 68/5-point landmarks, ResNet-29 encoder"
@@ -130,6 +138,16 @@ class DlibEngine:
         return [Box(r.left(), r.top(), r.right(), r.bottom()) for r in rects]
 
     def landmarks(self, rgb: np.ndarray, box: Box) -> np.ndarray:
+        if self._pose68 is None:
+            import dlib
+
+            with self._lock:
+                if self._pose68 is None:
+                    try:
+                        self._pose68 = dlib.shape_predictor(self._load(self._pose68_path))
+                    except Exception as exc:  # file missing or unreadable
+                        self.status.set(DeviceStatus.HARDWARE_ERROR, f"68-point model not loadable: {exc}")
+                        raise FaceEngineError(f"cannot load the 68-point model: {exc}", device="face") from exc
         shape = self._call("landmarks", self._pose68, rgb, _rect(box))
         return np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float64)
 
