@@ -102,9 +102,8 @@ def landmark_section() -> str:
             "model measures 42-57 % on the recorded blinks (15-63 % on the clean lids): at 192 px input "
             "and without the attention model's refined eyes "
             "(which OpenCV cannot run), the mesh does not follow the eyelids well enough for the "
-            "kiosk's blink check. The kiosk therefore keeps dlib's 68-point model for liveness (see "
-            "README, Model licences); the blink check needs either a licensed model or a model "
-            "trained on commercially usable data.\n",
+            "kiosk's blink check. The kiosk reads blinks from dlib's public-domain 5 eye corners and the "
+            "eye patch between them instead (next section; README, Model licences).\n",
         ]
     )
 
@@ -218,7 +217,8 @@ def five_point_section() -> str:
             "patch between the corners (`devices/face/eye_openness.py`). No-blink sequences per "
             "recording: the open frames repeated (photo held up), frame 0 shifted/scaled/rolled "
             "(still moved), frame 0 under a growing perspective (photo tilted).\n",
-            f"Result: {summary}.\n",
+            f"Result: {summary}. The kiosk's blink check is the 5-point gradient ratio "
+            "(`eye_open_drop`; the 68-point path only with `FaceCheckConfig(landmarks68=True)`, for comparison).\n",
             "| sequence | method | recorded shut (highest) | clean shut lid | open (lowest) "
             "| no-blink sequences (lowest) | blink seen | false blink on |",
             "|---|---|---|---|---|---|---|---|",

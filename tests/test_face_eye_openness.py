@@ -101,3 +101,18 @@ def test_blink_and_match_without_reading_the_68_point_file() -> None:
     assert "shape_predictor_68_face_landmarks.dat" not in names
     engine.landmarks(rgb, engine.detect(rgb, 1)[0])  # the comparison path does read it, once
     assert [Path(p).name for p in engine.loaded_models].count("shape_predictor_68_face_landmarks.dat") == 1
+
+
+def test_a_whole_face_check_accepts_the_blinking_resident_without_the_68_point_file() -> None:
+    """The default check (follow, blink, motion, match) never reads the non-commercial model."""
+    warnings.filterwarnings("ignore", message="pkg_resources is deprecated")
+    from devices.face import FaceSession, FaceState
+    from devices.face.engine import DlibEngine
+
+    engine = DlibEngine()
+    card = cv2.imread(str(ROOT / "assets" / "sim" / "idcard" / "obama_1.png"))
+    with FaceSession(card, engine=engine) as session:
+        states = [session.feed(f, 100 + i * 0.1).state for i, f in enumerate(frames(SEQUENCES[0]))]
+        assert session.decision is not None and session.decision.accepted
+    assert FaceState.NEED_BLINK in states and states[-1] is FaceState.ACCEPTED
+    assert "shape_predictor_68_face_landmarks.dat" not in [Path(p).name for p in engine.loaded_models]

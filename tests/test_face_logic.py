@@ -1,11 +1,15 @@
 """The face session's decision logic with a scripted engine: time-outs, votes, head turn, gaps.
 
 The engine is replaced through the ``FaceEngine`` interface (which is what the interface is
-for), so these run in milliseconds; the real-model tests are in test_face_session.py.
+for), so these run in milliseconds; the real-model tests are in test_face_session.py. The scripted
+face is a 68-point shape whose eyes close on cue, so these sessions run the 68-point comparison
+path (``landmarks68``); the default 5-point blink reads pixels and is tested on real frames
+(test_face_eye_openness.py, test_face_session.py, test_sim_blinks.py).
 """
 
 from __future__ import annotations
 
+import functools
 import threading
 
 import numpy as np
@@ -14,16 +18,23 @@ import pytest
 from devices.errors import ConfigError
 from devices.face import (
     Box,
-    FaceCheckConfig,
     FaceEngine,
     FaceInstruction,
     FaceIssue,
     FaceRejectReason,
-    FaceSession,
     FaceState,
     LivenessTracker,
     mean_ear,
 )
+from devices.face import (
+    FaceCheckConfig as _FaceCheckConfig,
+)
+from devices.face import (
+    FaceSession as _FaceSession,
+)
+
+FaceCheckConfig = functools.partial(_FaceCheckConfig, landmarks68=True)
+FaceSession = functools.partial(_FaceSession, config=FaceCheckConfig())
 
 CARD_WIDTH = 204  # the 102-px card photo, enlarged ×2 by the session
 
@@ -76,6 +87,9 @@ class ScriptedEngine:
 
     def landmarks(self, rgb: np.ndarray, box: Box) -> np.ndarray:
         return self.shape.copy()
+
+    def eye_points(self, rgb: np.ndarray, box: Box) -> np.ndarray:
+        return self.shape[[45, 42, 36, 39, 33]].copy()
 
     def encode(self, rgb: np.ndarray, box: Box) -> np.ndarray:
         out = np.zeros(128)

@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 import pytest
 
-from devices.face import FaceEngine, FaceSession, FaceState, default_engine
+from devices.face import FaceCheckConfig, FaceEngine, FaceSession, FaceState, default_engine
 from devices.face.errors import FaceEngineError
 from devices.face.liveness import interocular
 from devices.face.mesh import MODEL, MeshLandmarks, mesh_engine
@@ -50,7 +50,8 @@ def test_the_face_check_tracks_and_matches_with_mesh_landmarks() -> None:
     card = cv2.imread(str(Path(__file__).parents[1] / "assets" / "sim" / "idcard" / "obama_1.png"))
     engine = mesh_engine()
     assert isinstance(engine, FaceEngine)
-    with FaceSession(card, engine=engine) as session:
+    # the mesh's 68-point layout drives tracking only on the 68-point comparison path
+    with FaceSession(card, engine=engine, config=FaceCheckConfig(landmarks68=True)) as session:
         states = [session.feed(f, 100 + i * 0.1).state for i, f in enumerate(frames)]
     assert FaceState.NEED_BLINK in states  # found, followed and matched; the blink is the open question
 

@@ -291,6 +291,9 @@ class SpyEngine:
     def landmarks(self, rgb: np.ndarray, box: Box) -> np.ndarray:
         return self.inner.landmarks(rgb, box)
 
+    def eye_points(self, rgb: np.ndarray, box: Box) -> np.ndarray:
+        return self.inner.eye_points(rgb, box)
+
     def encode(self, rgb: np.ndarray, box: Box) -> np.ndarray:
         self.encode_widths.append(rgb.shape[1])
         return self.inner.encode(rgb, box)

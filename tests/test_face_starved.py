@@ -62,7 +62,9 @@ class StarvedFrames(CameraFrames):
 
 
 def test_a_starved_worker_still_accepts_the_card_holder_and_never_says_mismatch(worker, card_photo) -> None:
-    cfg = FaceCheckConfig(timeout_s=3.0, timeout_frames=20)  # the seconds alone run out while starved
+    # the seconds alone run out while starved: 4 looks (about 2.1-2.8 s) are the fewest that can
+    # decide (3 encodings, a blink between open frames), so 1.5 s is over before any decision
+    cfg = FaceCheckConfig(timeout_s=1.5, timeout_frames=20)
     with face_camera_simulator() as (sim, cam):
         sim.control("show", path=str(BLINK))
         cam.wait_frame(timeout=5)

@@ -55,6 +55,7 @@ class FaceCheckConfig:
     # liveness
     blink_drop: float = 0.3  # closed-eye EAR is at least this fraction below the open-eye EAR
     eye_open_drop: float = 0.3  # 5-point eye openness (gradient ratio) this fraction below open: shut
+    landmarks68: bool = False  # compare only: follow/blink with dlib's 68 points (iBUG 300-W, non-commercial)
     min_open_frames: int = 2  # open-eye frames before a blink counts (to know the open EAR)
     min_motion: float = 0.01  # non-eye landmarks must move this × inter-ocular distance in total
     require_head_turn: bool = False  # also ask for a head turn (either side)
@@ -85,6 +86,8 @@ class FaceCheckConfig:
                 problems.append("face.min_face_fraction must be below face.max_face_fraction")
             if not self.min_brightness < self.max_brightness:
                 problems.append("face.min_brightness must be below face.max_brightness")
+            if not 0 < self.eye_open_drop < 1:
+                problems.append(f"face.eye_open_drop: {self.eye_open_drop} must be in (0, 1)")
             if not 0 < self.blink_drop < 1:
                 problems.append(f"face.blink_drop: {self.blink_drop} must be in (0, 1)")
             if self.timeout_s <= 0:

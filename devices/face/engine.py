@@ -1,7 +1,8 @@
 """The recognition model behind a small interface, so another model can replace dlib later.
 
-``FaceEngine`` is what the session needs from a model: find faces, place the 68 iBUG 300-W
-landmarks (the eye points drive the blink check, the nose and jaw the head-turn check), and turn a
+``FaceEngine`` is what the session needs from a model: find faces, place dlib's 5 points (eye
+corners and nose base: following the face, the blink, motion and head turn; public domain) or, for
+comparison only, the 68 iBUG 300-W landmarks (non-commercial training data), and turn a
 face into an embedding compared by Euclidean distance. ``DlibEngine`` is face_recognition's dlib
 models called directly, so that the session can detect on a small frame and encode at full size
 from the scaled box, which face_recognition's convenience functions cannot do.
@@ -69,6 +70,11 @@ class FaceEngine(Protocol):
 
     def landmarks(self, rgb: np.ndarray, box: Box) -> np.ndarray:
         """The 68 iBUG 300-W landmarks of the face in ``box`` as a float (68, 2) array of x, y."""
+        ...
+
+    def eye_points(self, rgb: np.ndarray, box: Box) -> np.ndarray:
+        """dlib's 5-point layout as a float (5, 2) array: outer and inner corner of the eye on the
+        image's right, outer and inner corner of the other eye, the nose base."""
         ...
 
     def encode(self, rgb: np.ndarray, box: Box) -> np.ndarray:

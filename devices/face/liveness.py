@@ -1,8 +1,11 @@
 """Is a live person in front of the camera: blink, motion and (optionally) a head turn.
 
 A printed or on-screen photo held up does not blink, and a photo on a stand or an injected still
-frame does not move either. Both are judged from the 68 landmarks the session computes anyway, so
-liveness costs no extra model. Limits: a replayed video of the resident blinking passes; that
+frame does not move either. Both are judged from the points the session follows the face with
+anyway: by default dlib's 5 public-domain points (eye corners, nose base) with the blink read from
+the eye patch between the corners (``eye_openness``); with ``landmarks68`` (comparison only, the
+68-point model's training data excludes commercial use) from the 68 iBUG points and the eye
+aspect ratio. Limits: a replayed video of the resident blinking passes; that
 needs depth or challenge-response hardware this kiosk does not have.
 """
 
@@ -13,6 +16,7 @@ from collections import deque
 import numpy as np
 
 from devices.face.config import FaceCheckConfig
+from devices.face.eye_openness import BlinkDetector, eyes_openness
 
 # iBUG 300-W indices
 _LEFT_EYE = slice(36, 42)
@@ -31,7 +35,12 @@ def mean_ear(landmarks: np.ndarray) -> float:
     return (eye_aspect_ratio(landmarks[_LEFT_EYE]) + eye_aspect_ratio(landmarks[_RIGHT_EYE])) / 2
 
 
+JAW_PER_EYE_SPAN = 1.68  # jaw width / outer-eye-corner distance, measured on the test photos (1.55-1.74)
+
+
 def interocular(landmarks: np.ndarray) -> float:
+    if len(landmarks) == 5:  # 0-1 and 2-3 are the corners of one eye each
+        return float(np.linalg.norm(landmarks[0:2].mean(0) - landmarks[2:4].mean(0)))
     return float(np.linalg.norm(landmarks[_LEFT_EYE].mean(0) - landmarks[_RIGHT_EYE].mean(0)))
 
 
@@ -39,8 +48,13 @@ def yaw(landmarks: np.ndarray) -> float:
     """Nose-tip offset from the jaw's middle, in half jaw-widths: 0 frontal, ± towards a side.
 
     Sign is in image coordinates (positive = nose towards the image's right), so the prompt need
-    not know whether the preview is mirrored.
+    not know whether the preview is mirrored. With 5 points: the nose base's offset from the eyes'
+    middle, in the same units (half jaw-width estimated from the outer eye corners).
     """
+    if len(landmarks) == 5:
+        half = np.linalg.norm(landmarks[0] - landmarks[2]) * JAW_PER_EYE_SPAN / 2
+        middle = landmarks[0:4].mean(0)[0]
+        return float((landmarks[4][0] - middle) / half) if half > 0 else 0.0
     left, right, nose = landmarks[0], landmarks[16], landmarks[30]
     half = (right[0] - left[0]) / 2
     return float((nose[0] - (left[0] + right[0]) / 2) / half) if half > 0 else 0.0
@@ -54,6 +68,7 @@ class LivenessTracker:
         self._ears: deque[float] = deque(maxlen=30)
         self._first: np.ndarray | None = None  # normalised non-eye landmarks of the first frame
         self._yaw0: float | None = None
+        self._eyes = BlinkDetector(cfg.eye_open_drop, cfg.min_open_frames)
         self.reset()
 
     def reset(self) -> None:
@@ -65,6 +80,7 @@ class LivenessTracker:
         self.min_ear_ratio = 1.0  # lowest EAR seen / open EAR (for logs and tests)
         self._closed = False
         self._open_frames = 0
+        self._eyes.reset()
 
     def wipe(self) -> None:
         if self._first is not None:
@@ -86,7 +102,17 @@ class LivenessTracker:
     def alive(self) -> bool:
         return self.blinked and self.moved and (self.turned or not self._cfg.require_head_turn)
 
-    def update(self, landmarks: np.ndarray) -> None:
+    def update(self, landmarks: np.ndarray, grey: np.ndarray | None = None) -> None:
+        """One frame's points (5 or 68) and, for 5 points, the grey frame they were placed on."""
+        if len(landmarks) == 68:
+            self._blink_68(landmarks)
+        elif grey is not None:
+            self._eyes.update(*eyes_openness(grey, landmarks))
+            self.blinked = self.blinked or self._eyes.blinked
+            self.min_ear_ratio = self._eyes.min_ratio
+        self._motion(landmarks)
+
+    def _blink_68(self, landmarks: np.ndarray) -> None:
         cfg = self._cfg
         ear = mean_ear(landmarks)
         if self._open_frames >= cfg.min_open_frames and self.open_ear > 0:
@@ -101,10 +127,13 @@ class LivenessTracker:
             self._ears.append(ear)  # closed-eye values would drag the open level down
             self._open_frames += 1
 
+    def _motion(self, landmarks: np.ndarray) -> None:
+        cfg = self._cfg
         iod = interocular(landmarks)
         if iod > 0:
-            # head motion = the face shape changing (turns, nods) or the face moving in the frame
-            pts = landmarks[_NOT_EYES]
+            # head motion = the face shape changing (turns, nods) or the face moving in the frame;
+            # 5 points: eye corners barely move in a blink, so all five count
+            pts = landmarks if len(landmarks) == 5 else landmarks[_NOT_EYES]
             centre = pts.mean(0)
             current = np.vstack([(pts - centre) / iod, centre / iod])
             if self._first is None:

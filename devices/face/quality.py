@@ -108,6 +108,8 @@ def face_width(landmarks: np.ndarray) -> float:
     full frame and changes smoothly with distance; on the test photos it is 0.89-1.07 × the box
     width face_recognition's detector gives at full resolution, so the same fraction applies.
     """
+    if len(landmarks) == 5:  # outer eye corners, scaled to a jaw width (liveness.JAW_PER_EYE_SPAN)
+        return float(np.linalg.norm(landmarks[0] - landmarks[2])) * 1.68
     return float(np.linalg.norm(landmarks[16] - landmarks[0]))
 
 

@@ -223,7 +223,7 @@ class FaceSession:
             self._cpu_at_face = self._cpu
         self._last_good_t = t
         self._refused_since_good = False
-        self._live.update(located.landmarks)
+        self._live.update(located.landmarks, grey)
 
         matched = self._identity_ok()
         self._since_encode += 1

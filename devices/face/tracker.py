@@ -50,6 +50,12 @@ class FaceTracker:
         self._iod = 0.0
         self._since = 0
 
+    def _points(self, rgb: np.ndarray, box: Box) -> np.ndarray:
+        """dlib's 5 public-domain points by default; the 68 iBUG points only when configured."""
+        if self._cfg.landmarks68:
+            return self._engine.landmarks(rgb, box)
+        return self._engine.eye_points(rgb, box)
+
     def locate(self, rgb: np.ndarray) -> Located:
         if self._box is not None and self._since < self._cfg.redetect_every:
             tracked = self._follow(rgb, self._box)
@@ -58,7 +64,7 @@ class FaceTracker:
         return self._detect(rgb)
 
     def _follow(self, rgb: np.ndarray, box: Box) -> Located | None:
-        lm = self._engine.landmarks(rgb, box)
+        lm = self._points(rgb, box)
         centre, iod = lm.mean(0), interocular(lm)
         dx, dy = centre - self._centre
         scale = iod / self._iod if self._iod > 0 else 0.0
@@ -82,7 +88,7 @@ class FaceTracker:
             return Located(boxes, detected=True, landmarks=None, new_track=False)
         box = boxes[0]
         new_track = self._last is None or _overlap(box, self._last) < 0.3
-        lm = self._engine.landmarks(rgb, box)
+        lm = self._points(rgb, box)
         self._box = self._last = box
         self._centre, self._iod = lm.mean(0), interocular(lm)
         self._since = 0
