@@ -114,11 +114,26 @@ class DocumentWorker:
                 )
         return self
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 5.0) -> None:
+        """Ask the worker to finish, and wait (bounded) until it and the pool's manager thread are gone.
+
+        ``shutdown(wait=False)`` alone returns while the manager thread still waits for the process:
+        a closed runtime would leave a thread (and for a moment a 150 MB process) behind, which a
+        restart in the same process then piles on. A worker still busy after ``timeout`` is killed.
+        """
         with self._lock:
             pool, self._pool = self._pool, None
-        if pool is not None:
-            pool.shutdown(wait=False, cancel_futures=True)
+        if pool is None:
+            return
+        pool.shutdown(wait=False, cancel_futures=True)
+        manager = getattr(pool, "_executor_manager_thread", None)
+        if manager is None:
+            return
+        manager.join(timeout)
+        if manager.is_alive():
+            for proc in list(getattr(pool, "_processes", {}).values()):
+                proc.kill()
+            manager.join(timeout)
 
     def __enter__(self) -> DocumentWorker:
         return self.start()
