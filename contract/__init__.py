@@ -543,6 +543,7 @@ class EventKind(StrEnum):
     CANCELLED = "cancelled"
     DOOR_JAMMED = "door_jammed"
     FORCED_OPEN = "forced_open"
+    HELP_REQUESTED = "help_requested"  # 一键呼叫: a resident pressed "call for help" (no case, nothing personal)
 
 
 @dataclass(frozen=True)

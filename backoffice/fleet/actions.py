@@ -250,9 +250,17 @@ def _door_events(kiosk: Kiosk, state: KioskState, alerts: Alerts) -> None:
     kinds = {contract.EventKind.DOOR_JAMMED.value: AlertKind.DOOR_JAMMED,
              contract.EventKind.FORCED_OPEN.value: AlertKind.FORCED_OPEN}
     placed = contract.EventKind.RESULT_PLACED.value
-    for ev in KioskEventRecord.objects.filter(kiosk=kiosk, kind__in=[*kinds, placed], id__gt=state.last_door_event_id
-                                              ).order_by("id"):
+    help_ = contract.EventKind.HELP_REQUESTED.value
+    for ev in KioskEventRecord.objects.filter(kiosk=kiosk, kind__in=[*kinds, placed, help_],
+                                              id__gt=state.last_door_event_id).order_by("id"):
         state.last_door_event_id = ev.id
+        if ev.kind == help_:  # an open help request until a person acknowledges it (one per kiosk)
+            d = ev.detail or {}
+            alerts.raise_(AlertKind.HELP_REQUESTED, "help",
+                          f"{kiosk.name}: a resident asked for help at {timezone.localtime(ev.occurred_at):%H:%M} "
+                          f"(step {d.get('step') or d.get('screen') or '-'}, {d.get('step_seconds', '?')} s on it, "
+                          f"{d.get('visit_seconds', '?')} s into the visit)")
+            continue
         if ev.kind == placed:  # a result placed through the kiosk's own flow: where and when
             if ev.case_id is not None and ev.compartment_id:
                 ResultPlacement.objects.get_or_create(case_id=ev.case_id, defaults={

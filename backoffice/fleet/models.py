@@ -98,6 +98,7 @@ class AlertKind(models.TextChoices):
     ORIGINALS_WAITING = "originals_waiting", _("Originals waiting too long")
     OUTBOX_STUCK = "outbox_stuck", _("Outbox stuck")
     AUDIT_REWRITTEN = "audit_rewritten", _("Audit log rewritten")
+    HELP_REQUESTED = "help_requested", _("Resident asked for help")
 
 
 class Alert(models.Model):

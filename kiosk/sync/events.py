@@ -28,6 +28,7 @@ KINDS = {
     "case.cancelled": contract.EventKind.CANCELLED,
     "locker.jammed": contract.EventKind.DOOR_JAMMED,
     "locker.forced_open": contract.EventKind.FORCED_OPEN,
+    "kiosk.help_requested": contract.EventKind.HELP_REQUESTED,  # kiosk.help_desk.AUDIT_ACTION
 }
 DOOR_KINDS = {contract.EventKind.DOOR_JAMMED, contract.EventKind.FORCED_OPEN}
 SCAN_ROWS = 1000
@@ -68,7 +69,8 @@ def next_events(db: Database, kiosk_id: str, cursor: int,
                 last = r["seq"]  # e.g. the cancellation of a draft: the back office never knew the case
                 continue
         detail = {k: _text(v) for k, v in json.loads(r["detail"]).items()
-                  if k in ("compartment", "reason", "result", "what", "from")}
+                  if k in ("compartment", "reason", "result", "what", "from",
+                           "flow", "screen", "step", "visit_seconds", "step_seconds", "repeat")}
         compartment = detail.pop("compartment", None) or None
         events.append(contract.KioskEvent(
             event_id=f"{kiosk_id}-{r['seq']}", case_code=code, kind=kind.value, at=float(r["at"]),

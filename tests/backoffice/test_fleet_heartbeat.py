@@ -223,3 +223,27 @@ def test_the_periodic_check_command_marks_a_silent_kiosk_offline_once(kiosk: Fle
     call_command("fleet_check", stdout=out)
     assert "offline: none" in out.getvalue()
     assert Alert.objects.filter(kind="offline", cleared_at=None).count() == 1
+
+
+def test_a_residents_call_for_help_is_an_open_help_request_until_acknowledged(
+        kiosk: FleetKiosk, client, live_town: Town) -> None:  # type: ignore[no-untyped-def]
+    """一键呼叫 at the kiosk: the back office shows an open help request (nothing personal) until a person
+    answers it, and raises it once however often the resident presses."""
+    from backoffice_support import kiosk_headers
+
+    detail = {"flow": "deposit", "screen": "fingerprint", "step": "fingerprint", "visit_seconds": "95",
+              "step_seconds": "40", "repeat": "False"}
+    events = tuple(contract.KioskEvent(f"qidu-centre-{n}", None, "help_requested", 1.7e9 + n, "resident",
+                                       None, detail) for n in (1, 2))
+    r = client.post("/api/v1/events", contract.dumps(contract.EventBatch("qidu-centre", 1.0, events)),
+                    content_type="application/json", **kiosk_headers(live_town.token))
+    assert r.status_code == 200 and sorted(r.json()["accepted"]) == ["qidu-centre-1", "qidu-centre-2"]
+    kiosk.beat()
+    kiosk.beat()
+    [help_] = Alert.objects.filter(kind="help_requested")
+    assert help_.cleared_at is None and "step fingerprint" in help_.message and "40 s" in help_.message
+    from django.contrib.auth import get_user_model
+
+    actions.acknowledge(help_, get_user_model().objects.get(username="super"))
+    help_.refresh_from_db()
+    assert help_.cleared_at is not None and help_.cleared_by == "super"
