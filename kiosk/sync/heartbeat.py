@@ -33,6 +33,7 @@ from kiosk.sync.client import BackofficeClient
 from kiosk.sync.credential import load_credential
 from kiosk.sync.errors import NotEnrolled, SyncError
 from kiosk.sync.queue import DeliveryQueue
+from kiosk.sync.rounds import Rounds
 from locker.audit import GENESIS
 
 log = logging.getLogger(__name__)
@@ -140,12 +141,15 @@ class KioskFacts:
         )
 
 
-class HeartbeatSender:
+class HeartbeatSender(Rounds):
     """Sends a heartbeat every ``interval_s`` on its own thread; ``send_once`` is one beat."""
+
+    THREAD_NAME = "backoffice-heartbeat"
 
     def __init__(self, facts: KioskFacts, cfg: BackofficeConfig, *, credential_file: Path, simulator: bool,
                  on_answer: Callable[[contract.HeartbeatAnswer], None] | None = None,
                  clock: Callable[[], float] = time.time) -> None:
+        super().__init__()
         self.facts = facts
         self.cfg = cfg
         self.credential_file = credential_file
@@ -159,40 +163,12 @@ class HeartbeatSender:
         self.last_answer: contract.HeartbeatAnswer | None = None
         self._client: BackofficeClient | None = None
         self._token: str | None = None
-        self._stop = threading.Event()
-        self._wake = threading.Event()
-        self._thread: threading.Thread | None = None
 
-    def start(self) -> HeartbeatSender:
-        if self._thread is None or not self._thread.is_alive():
-            self._stop.clear()
-            self._thread = threading.Thread(target=self._run, name="backoffice-heartbeat", daemon=True)
-            self._thread.start()
-        return self
+    def round(self) -> contract.HeartbeatAnswer | None:
+        return self.send_once()
 
-    def stop(self, timeout: float = 10.0) -> None:
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
-        if self._client is not None:
-            self._client.close()
-
-    def wake(self) -> None:
-        """Beat now (a device just changed): the dashboard need not wait a whole interval."""
-        self._wake.set()
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            started = time.monotonic()
-            try:
-                self.send_once()
-            except Exception:  # a bug must not end the heartbeat for good
-                log.exception("heartbeat failed")
-            wait = max(0.5, self.interval_s - (time.monotonic() - started))
-            self._wake.wait(wait)
-            self._wake.clear()
+    def round_wait(self, took: float) -> float:
+        return max(0.5, self.interval_s - took)
 
     def _challenge(self) -> list[int]:
         value = self.facts.queue.state(CHALLENGE, [])

@@ -41,6 +41,7 @@ from kiosk.sync.client import BackofficeClient
 from kiosk.sync.credential import load_credential
 from kiosk.sync.errors import NotEnrolled, SyncError
 from kiosk.sync.queue import DeliveryQueue
+from kiosk.sync.rounds import Rounds
 from locker.fsutil import atomic_write
 from locker.staff import PEPPER_SUFFIX, _pin_ad, ensure_staff_columns, staff_actor
 
@@ -68,13 +69,16 @@ def current_guide(guide_dir: Path, default: Path) -> tuple[ServiceGuide, int]:
     return load_guide(default), 1
 
 
-class Puller:
+class Puller(Rounds):
     """One back office, pulled every ``pull_interval_s`` (or at once when a heartbeat says so)."""
+
+    THREAD_NAME = "backoffice-pull"
 
     def __init__(self, store: Any, cfg: BackofficeConfig, *, credential_file: Path, simulator: bool,
                  guide_dir: Path, guide_version: int = 1,
                  on_guide: Callable[[ServiceGuide, int], bool] | None = None,
                  clock: Callable[[], float] = time.time) -> None:
+        super().__init__()
         self.store = store
         self.cfg = cfg
         self.credential_file = credential_file
@@ -88,9 +92,6 @@ class Puller:
         self.status = "starting"
         self._client: BackofficeClient | None = None
         self._token: str | None = None
-        self._stop = threading.Event()
-        self._wake = threading.Event()
-        self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         ensure_staff_columns(store.db)
 
@@ -110,33 +111,11 @@ class Puller:
         return [contract.ResultToPlace.from_json(r, "results") for r in self.queue.state(RESULTS, [])]
 
     # -- thread ---------------------------------------------------------------------------------------
-    def start(self) -> Puller:
-        if self._thread is None or not self._thread.is_alive():
-            self._stop.clear()
-            self._thread = threading.Thread(target=self._run, name="backoffice-pull", daemon=True)
-            self._thread.start()
-        return self
+    def round(self) -> Any:
+        return self.run_once()
 
-    def wake(self) -> None:
-        self._wake.set()
-
-    def stop(self, timeout: float = 10.0) -> None:
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
-        if self._client is not None:
-            self._client.close()
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.run_once()
-            except Exception:
-                log.exception("pull from the back office failed")
-            self._wake.wait(max(1.0, self.cfg.pull_interval_s))
-            self._wake.clear()
+    def round_wait(self, took: float) -> float:
+        return max(1.0, self.cfg.pull_interval_s)
 
     # -- one round ------------------------------------------------------------------------------------
     def _client_for(self) -> BackofficeClient | None:

@@ -40,6 +40,7 @@ from kiosk.sync.errors import NotEnrolled, Refused, Revoked, SyncError, Unreacha
 from kiosk.sync.events import next_events
 from kiosk.sync.package import RECEIPT_PRINTED, PackageError, build_package
 from kiosk.sync.queue import DeliveryQueue
+from kiosk.sync.rounds import Rounds
 from locker.errors import StoreError
 
 log = logging.getLogger(__name__)
@@ -62,12 +63,15 @@ class RoundReport:
     stopped: str | None = None  # why the round ended early: unreachable, revoked, not enrolled
 
 
-class DeliveryWorker:
+class DeliveryWorker(Rounds):
     """Delivers committed cases and their events; ``run_once`` is one round, ``start`` a thread of rounds."""
+
+    THREAD_NAME = "backoffice-delivery"
 
     def __init__(self, store: Any, guide: ServiceGuide | None, cfg: BackofficeConfig, *, credential_file: Path,
                  simulator: bool, alerts: Any = None, clock: Callable[[], float] = time.time,
                  receipt_grace_s: float = RECEIPT_GRACE_S) -> None:
+        super().__init__()
         self.store = store
         self.guide = guide
         self.cfg = cfg
@@ -79,40 +83,15 @@ class DeliveryWorker:
         self.queue = DeliveryQueue(store.db, store.cipher, clock=clock)
         self._client: BackofficeClient | None = None
         self._client_token: str | None = None
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self.status = "starting"
 
     # -- thread -------------------------------------------------------------------------------------------
-    def start(self) -> DeliveryWorker:
-        if self._thread is None or not self._thread.is_alive():
-            self._stop.clear()
-            self._thread = threading.Thread(target=self._run, name="backoffice-delivery", daemon=True)
-            self._thread.start()
-        return self
+    def round(self) -> Any:
+        return self.run_once()
 
-    def wake(self) -> None:
-        self._wake.set()
-
-    def stop(self, timeout: float = 10.0) -> None:
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
-        if self._client is not None:
-            self._client.close()
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.run_once()
-            except Exception:  # a bug must not end delivery for good
-                log.exception("back-office delivery round failed; trying again in %.0f s", self.cfg.poll_interval_s)
-            self._wake.wait(self.cfg.poll_interval_s)
-            self._wake.clear()
+    def round_wait(self, took: float) -> float:
+        return self.cfg.poll_interval_s
 
     # -- one round ------------------------------------------------------------------------------------------
     def run_once(self) -> RoundReport:
