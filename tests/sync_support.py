@@ -487,3 +487,36 @@ class TlsFront(CutProxy):
             return
         threading.Thread(target=self._pump, args=(client, upstream, True), daemon=True).start()
         self._pump(upstream, client, False)
+
+
+@contextlib.contextmanager
+def enrolled_runtime(tmp: Path, edit_config: Callable[[str], str] = str) -> Iterator[tuple[Any, Any, Backoffice]]:
+    """The kiosk as `make run` has it: the real back office, the kiosk enrolled with `kiosk enrol` and
+    a fresh code (as scripts/run.sh does), the `kiosk sim all` simulators and the real runtime on them.
+
+    ``edit_config`` changes the runtime's config text before the start (faster heartbeats, longer
+    face timeouts). Yields ``(runtime, hands, backoffice)``; everything is stopped on every exit path.
+    """
+    from runtime_support import Hands, simulators
+    from runtime_support import write_config as write_runtime_config
+
+    from kiosk.config import load_config
+    from kiosk.runtime import KioskRuntime
+
+    backoffice = Backoffice(tmp / "backoffice").start()
+    try:
+        config = write_runtime_config(tmp, pcsc=False)
+        text = config.read_text(encoding="utf-8").replace("http://127.0.0.1:8765", backoffice.url)
+        config.write_text(edit_config(text), encoding="utf-8")
+        code = backoffice.new_kiosk("qidu-sim")
+        enrolled = subprocess.run([PY, "-m", "kiosk.cli", "--config", str(config), "enrol", backoffice.url, code],
+                                  cwd=REPO, capture_output=True, text=True, timeout=120)
+        assert enrolled.returncode == 0, enrolled.stderr
+        with simulators(config, tmp / "sim.log") as control:
+            runtime = KioskRuntime(load_config(config), supervise_interval=0.5).start()
+            try:
+                yield runtime, Hands(control), backoffice
+            finally:
+                runtime.close()
+    finally:
+        backoffice.close()

@@ -4,15 +4,12 @@ shows there within a heartbeat or two, and so does plugging it back."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import Iterator
 
 import pytest
-from runtime_support import Hands, simulators, wait_until, write_config
-from sync_support import REPO, Backoffice
+from runtime_support import Hands, wait_until
+from sync_support import Backoffice, enrolled_runtime
 
-from kiosk.config import load_config
 from kiosk.runtime import KioskRuntime
 
 pytestmark = pytest.mark.timeout(300)
@@ -21,24 +18,9 @@ pytestmark = pytest.mark.timeout(300)
 @pytest.fixture(scope="module")
 def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[KioskRuntime, Hands, Backoffice]]:
     tmp = tmp_path_factory.mktemp("fleet-runtime")
-    backoffice = Backoffice(tmp / "backoffice").start()
-    config = write_config(tmp, pcsc=False)
-    text = config.read_text(encoding="utf-8").replace("http://127.0.0.1:8765", backoffice.url)
-    config.write_text(text.replace("heartbeat_interval_s = 2", "heartbeat_interval_s = 1"), encoding="utf-8")
-    code = backoffice.new_kiosk("qidu-sim")
-    enrolled = subprocess.run([sys.executable, "-m", "kiosk.cli", "--config", str(config), "enrol", backoffice.url,
-                               code], cwd=REPO, capture_output=True, text=True, timeout=120)
-    assert enrolled.returncode == 0, enrolled.stderr
-    try:
-        with simulators(config, tmp / "sim.log") as control:
-            runtime = KioskRuntime(load_config(config), supervise_interval=0.5).start()
-            try:
-                yield runtime, Hands(control), backoffice
-            finally:
-                runtime.close()
-    finally:
-        backoffice.stop()
-        backoffice.close_shell()
+    faster = lambda text: text.replace("heartbeat_interval_s = 2", "heartbeat_interval_s = 1")  # noqa: E731
+    with enrolled_runtime(tmp, faster) as running:
+        yield running
 
 
 def fingerprint_on_dashboard(backoffice: Backoffice) -> str | None:

@@ -10,12 +10,12 @@ staff get one alert; once space is freed the next deposit starts.
 from __future__ import annotations
 
 import os
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from flow_support import make_rig, press
+from fs_support import tiny_tmpfs
 from runtime_support import write_config
 
 from flows.machine import ENDED
@@ -27,17 +27,8 @@ from locker.diskspace import DiskSpace
 
 @pytest.fixture
 def small_fs(tmp_path: Path) -> Iterator[Path]:
-    mnt = tmp_path / "small"
-    mnt.mkdir()
-    proc = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=48m,mode=0700", "tmpfs", str(mnt)], capture_output=True, text=True
-    )
-    if proc.returncode != 0:
-        pytest.skip(f"cannot mount a tiny tmpfs here (needs root): {proc.stderr.strip()}")
-    try:
+    with tiny_tmpfs(tmp_path / "small", "48m") as mnt:
         yield mnt
-    finally:
-        subprocess.run(["umount", "-l", str(mnt)], check=False)
 
 
 def fill_until(mnt: Path, free_mb: int) -> Path:

@@ -6,11 +6,11 @@ Uses a real tiny tmpfs (needs root / CAP_SYS_ADMIN; skipped with the reason othe
 from __future__ import annotations
 
 import os
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from fs_support import tiny_tmpfs
 
 from locker.errors import DiskFull
 from locker.store import Store
@@ -19,17 +19,8 @@ from locker.submissions import Identity
 
 @pytest.fixture
 def small_fs(tmp_path: Path) -> Iterator[Path]:
-    mnt = tmp_path / "small"
-    mnt.mkdir()
-    proc = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=256k,mode=0700", "tmpfs", str(mnt)], capture_output=True, text=True
-    )
-    if proc.returncode != 0:
-        pytest.skip(f"cannot mount a tiny tmpfs here (needs root): {proc.stderr.strip()}")
-    try:
+    with tiny_tmpfs(tmp_path / "small", "256k") as mnt:
         yield mnt
-    finally:
-        subprocess.run(["umount", "-l", str(mnt)], check=False)
 
 
 def files_under(root: Path) -> set[str]:

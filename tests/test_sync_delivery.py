@@ -128,7 +128,7 @@ def test_the_same_delivery_twice_changes_nothing(kiosk: Kiosk, backoffice: Backo
         from kiosk.sync.package import build_package
 
         cred = load_credential(credential_path(kiosk.cfg))
-        client = worker._client_for(cred)
+        client = worker.client_for(cred)
         pkg = build_package(kiosk.store.submissions, kiosk.guide, cred.kiosk_id, code)
         again = client.put_case(code, contract.dumps(pkg))
         assert not again.created and again.complete

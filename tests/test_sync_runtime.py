@@ -4,17 +4,14 @@ shows it collected. The kiosk is enrolled with `kiosk enrol`, as scripts/run.sh 
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 
 import pytest
-from runtime_support import BLINK, PAPER, SERVICE, Hands, simulators, wait_until, write_config
-from sync_support import REPO, Backoffice
+from runtime_support import BLINK, PAPER, SERVICE, Hands, wait_until
+from sync_support import Backoffice, enrolled_runtime
 
 from flows.view import Screen, UserEvent
-from kiosk.config import load_config
 from kiosk.runtime import DEMO_BADGE, DEMO_PIN, KioskRuntime
 from locker.submissions import CaseState
 
@@ -24,26 +21,11 @@ pytestmark = pytest.mark.timeout(1200)
 @pytest.fixture(scope="module")
 def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[KioskRuntime, Hands, Backoffice]]:
     tmp = tmp_path_factory.mktemp("sync-runtime")
-    backoffice = Backoffice(tmp / "backoffice").start()
-    config = write_config(tmp, pcsc=False)
-    text = config.read_text(encoding="utf-8").replace("http://127.0.0.1:8765", backoffice.url)
-    # The face check runs at background CPU priority: on a loaded test machine it may take minutes.
-    text = text.replace("[flows]\nmax_face_tries = 3", "[flows]\nmax_face_tries = 10\n"
-                        "timeouts = { face = 600, face_retry = 600, fingerprint = 300 }")
-    config.write_text(text, encoding="utf-8")
-    code = backoffice.new_kiosk("qidu-sim")
-    enrolled = subprocess.run([sys.executable, "-m", "kiosk.cli", "--config", str(config), "enrol", backoffice.url,
-                               code], cwd=REPO, capture_output=True, text=True, timeout=120)
-    assert enrolled.returncode == 0, enrolled.stderr
-    try:
-        with simulators(config, tmp / "sim.log") as control:
-            runtime = KioskRuntime(load_config(config), supervise_interval=0.5).start()
-            try:
-                yield runtime, Hands(control), backoffice
-            finally:
-                runtime.close()
-    finally:
-        backoffice.close()
+    # The face check may be starved on a loaded test machine: generous tries and step limits.
+    with enrolled_runtime(tmp, lambda text: text.replace(
+            "[flows]\nmax_face_tries = 3", "[flows]\nmax_face_tries = 10\n"
+            "timeouts = { face = 600, face_retry = 600, fingerprint = 300 }")) as running:
+        yield running
 
 
 def show(runtime: KioskRuntime, screen: Screen, timeout: float = 20.0) -> None:

@@ -29,7 +29,6 @@ from typing import Any
 import contract
 from kiosk import __version__
 from kiosk.config import BackofficeConfig
-from kiosk.sync.client import BackofficeClient
 from kiosk.sync.credential import load_credential
 from kiosk.sync.errors import NotEnrolled, SyncError
 from kiosk.sync.queue import DeliveryQueue
@@ -161,8 +160,6 @@ class HeartbeatSender(Rounds):
         facts.since.on_change = self.wake  # a device changed: beat now rather than at the next interval
         self.status = "starting"
         self.last_answer: contract.HeartbeatAnswer | None = None
-        self._client: BackofficeClient | None = None
-        self._token: str | None = None
 
     def round(self) -> contract.HeartbeatAnswer | None:
         return self.send_once()
@@ -182,13 +179,7 @@ class HeartbeatSender(Rounds):
                 log.warning("heartbeat: %s", exc)
             self.status = "not enrolled"
             return None
-        if self._client is None or self._token != cred.token:
-            if self._client is not None:
-                self._client.close()
-            self._client = BackofficeClient(self.cfg.url or cred.url, token=cred.token, ca_file=self.cfg.ca_file,
-                                            allow_plain=self.simulator, timeout=min(self.cfg.timeout_s, 15.0),
-                                            clock=self.clock)
-            self._token = cred.token
+        self.client_for(cred, min(self.cfg.timeout_s, 15.0))
         hb = self.facts.heartbeat(self._challenge())
         try:
             _, raw = self._client.request("POST", "/fleet/heartbeat", contract.dumps(hb))

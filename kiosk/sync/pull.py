@@ -90,8 +90,6 @@ class Puller(Rounds):
         self.clock = clock
         self.queue = DeliveryQueue(store.db, store.cipher, clock=clock)
         self.status = "starting"
-        self._client: BackofficeClient | None = None
-        self._token: str | None = None
         self._lock = threading.Lock()
         ensure_staff_columns(store.db)
 
@@ -124,13 +122,7 @@ class Puller(Rounds):
         except NotEnrolled:
             self.status = "not enrolled"
             return None
-        if self._client is None or self._token != cred.token:
-            if self._client is not None:
-                self._client.close()
-            self._client = BackofficeClient(self.cfg.url or cred.url, token=cred.token, ca_file=self.cfg.ca_file,
-                                            allow_plain=self.simulator, timeout=min(self.cfg.timeout_s, 15.0),
-                                            clock=self.clock)
-            self._token = cred.token
+        self.client_for(cred, min(self.cfg.timeout_s, 15.0))
         return self._client
 
     def _get(self, client: BackofficeClient, path: str) -> Any:
@@ -163,7 +155,7 @@ class Puller(Rounds):
         from kiosk.sync.ratings import push_ratings
         from locker.resident import ResidentStore
 
-        kiosk_id = (self._token or "").partition(".")[0]
+        kiosk_id = (self._client_token or "").partition(".")[0]
         return push_ratings(client, ResidentStore(self.store.db, self.store.cipher, clock=self.clock), kiosk_id)
 
     def pulled_results(self) -> bool:

@@ -10,18 +10,30 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from kiosk.config import BackofficeConfig
+    from kiosk.sync.client import BackofficeClient
+    from kiosk.sync.credential import Credential
 
 log = logging.getLogger(__name__)
 
 
 class Rounds:
-    """Subclasses give ``THREAD_NAME``, ``round()`` and ``round_wait(took)``, and hold ``_client``."""
+    """Subclasses give ``THREAD_NAME``, ``round()`` and ``round_wait(took)``, and set ``cfg``
+    (a ``BackofficeConfig``), ``simulator`` and ``clock`` for ``client_for``."""
 
     THREAD_NAME = "backoffice"
+    cfg: BackofficeConfig
+    simulator: bool
+    clock: Callable[[], float]
 
     def __init__(self) -> None:
-        self._client: Any = None  # the subclass's BackofficeClient, closed at stop
+        self._client: Any = None  # the BackofficeClient of the current credential, closed at stop
+        self._client_token: str | None = None
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
@@ -32,6 +44,25 @@ class Rounds:
     def round_wait(self, took: float) -> float:
         """Seconds to sleep after a round that took ``took`` seconds (a wake cuts it short)."""
         raise NotImplementedError
+
+    def client_for(self, cred: Credential, timeout: float | None = None) -> BackofficeClient:
+        """One kept-alive client per credential: a new one only when the token changed (re-enrolled).
+
+        Why here: all three loops must drop the old connection the moment a new credential is
+        stored, or a re-enrolled kiosk keeps knocking with the revoked token until it restarts.
+        """
+        from kiosk.sync.client import BackofficeClient  # the loop base stays importable without HTTP
+
+        if self._client is None or self._client_token != cred.token:
+            if self._client is not None:
+                self._client.close()
+            cfg = self.cfg
+            self._client = BackofficeClient(cfg.url or cred.url, token=cred.token, ca_file=cfg.ca_file,
+                                            allow_plain=self.simulator,
+                                            timeout=cfg.timeout_s if timeout is None else timeout,
+                                            clock=self.clock)
+            self._client_token = cred.token
+        return self._client
 
     def start(self) -> Self:
         if self._thread is None or not self._thread.is_alive():

@@ -81,8 +81,6 @@ class DeliveryWorker(Rounds):
         self.clock = clock
         self.receipt_grace_s = receipt_grace_s
         self.queue = DeliveryQueue(store.db, store.cipher, clock=clock)
-        self._client: BackofficeClient | None = None
-        self._client_token: str | None = None
         self._lock = threading.Lock()
         self.status = "starting"
 
@@ -108,7 +106,7 @@ class DeliveryWorker(Rounds):
             if self._revoked_wait(cred):
                 report.stopped = "revoked"
                 return report
-            client = self._client_for(cred)
+            client = self.client_for(cred)
             try:
                 self._deliver_cases(client, cred, report)
                 if report.stopped is None:
@@ -124,15 +122,6 @@ class DeliveryWorker(Rounds):
                 if report.acknowledged or report.events_sent:  # the credential was accepted again
                     self.clear_revoked_on_success()
             return report
-
-    def _client_for(self, cred: Credential) -> BackofficeClient:
-        if self._client is None or self._client_token != cred.token:
-            if self._client is not None:
-                self._client.close()
-            self._client = BackofficeClient(self.cfg.url or cred.url, token=cred.token, ca_file=self.cfg.ca_file,
-                                            allow_plain=self.simulator, timeout=self.cfg.timeout_s, clock=self.clock)
-            self._client_token = cred.token
-        return self._client
 
     # -- cases ------------------------------------------------------------------------------------------------
     def _deliver_cases(self, client: BackofficeClient, cred: Credential, report: RoundReport) -> None:
