@@ -55,15 +55,27 @@ class Candidate:
 def downscale(image: np.ndarray, long_side: int) -> tuple[np.ndarray, float]:
     """A copy whose long side is about ``long_side`` px, and the factor full ≈ small × factor.
 
-    The factor is rounded to a whole number: OpenCV's area averaging has a fast path for integer
-    factors (3× faster at 5 MP than 3.24×), and the search does not care about 864 vs 800 px.
+    The factor is rounded to a whole number k and the copy is the mean of each k×k block (area
+    averaging). A 5 MP frame is read once for this, so how matters: OpenCV's ``INTER_AREA`` at
+    k = 4 costs 8 ms of CPU on 2592×1944 BGR, while ``INTER_LINEAR`` at exactly half the size is
+    the mean of each 2×2 block (it samples at the block's centre) at a quarter of the cost. So
+    every factor of 2 in k is taken by such a halving, and only the odd rest by ``INTER_AREA``
+    on the already smaller copy: the same block means (up to rounding) for 2.4 ms instead of 8.
     """
     h, w = image.shape[:2]
     k = max(1, round(max(h, w) / float(long_side)))
     if k == 1:
         return image, 1.0
     size = (max(1, w // k), max(1, h // k))
-    small = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+    small = image
+    if k % 2 == 0 and w % k == 0 and h % k == 0:
+        # exact halvings only when they tile the frame exactly (no lost edge column to shift the
+        # block grid); otherwise the plain area resize below keeps the factor exact
+        while k % 2 == 0:
+            small = cv2.resize(small, (small.shape[1] // 2, small.shape[0] // 2), interpolation=cv2.INTER_LINEAR)
+            k //= 2
+    if (small.shape[1], small.shape[0]) != size:
+        small = cv2.resize(small, size, interpolation=cv2.INTER_AREA)
     return small, w / size[0]
 
 
@@ -112,8 +124,9 @@ def _segment_candidates(small_bgr: np.ndarray, grey: np.ndarray, min_area: float
     """
     channels = [grey]
     if small_bgr.ndim == 3:
-        hsv = cv2.cvtColor(small_bgr, cv2.COLOR_BGR2HSV)
-        whiteness = cv2.subtract(hsv[:, :, 2], hsv[:, :, 1])
+        # split, not slices: cv2 copies a strided channel view on every call (4 ms at 640 px)
+        _, sat, val = cv2.split(cv2.cvtColor(small_bgr, cv2.COLOR_BGR2HSV))
+        whiteness = cv2.subtract(val, sat)
         channels.append(whiteness)
     quads: list[Quad] = []
     k_open = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
