@@ -1,18 +1,27 @@
 """QR codes and barcodes on a straightened page, via zxing-cpp.
 
 Why zxing-cpp and not zbar: on the straightened pages the kiosk reads (A4 at ~1240 × 1750 px),
-zbar took 260-400 ms per page and was most of the scan's time; zxing-cpp with the options below
-reads the same codes in 30-50 ms, and answers "no code" on a blank page in ~15 ms (measured in
-``bench/bench_document.py`` and by hand on the synthetic pages). OpenCV's own ``QRCodeDetector``
-was as slow as zbar here (250-400 ms) and reads QR only.
+zbar took 260-400 ms per page and was most of the scan's time; zxing-cpp reads the same codes in
+a few ms. OpenCV's own ``QRCodeDetector`` was as slow as zbar here (250-400 ms) and reads QR only.
 
-Options: ``try_downscale`` lets the reader look at a reduced image first (a page's codes have
-large modules at 200 dpi); rotation and inverted codes are not tried in the first pass, since QR,
-Data Matrix and PDF417 are found at any angle anyway and a page is straightened upright or
-sideways. Only when nothing is found is a second pass made with rotation (a 1-D barcode printed
-sideways) and, for a small page (a receipt), at twice the size: tiny QR modules under ~3 px.
-The raw (straightened, not enhanced) page is read: thresholding-like enhancement can eat the
-quiet zone of a small code.
+Why the passes below: most deposited pages carry no code at all, so what a page *without* a code
+costs matters as much as how fast a code is found. Measured on the synthetic A4 page (1238 × 1751,
+CPU ms): every format at the page's ~half-size copy 4 (finds the forms' QR codes: their modules
+are 4+ px there); 2-D formats at full size 10; 1-D formats at full size, also turned 90°, 10; all
+formats turned, at full size, 35; with zxing's own downscaled retries 43.
+
+1. The reduced copy the quality check already made (long side ~1000 px, see ``quality.py``), all
+   formats, upright only: the usual QR/Data Matrix/PDF417 on a form (2-D codes are found at any
+   angle) and upright 1-D barcodes with bars over ~2 px.
+2. Nothing there: the full-resolution page, 2-D formats upright (small QR codes whose modules the
+   reduced copy blurs) and then 1-D formats also turned 90° (a barcode printed sideways). Two calls,
+   not one call with everything turned: 20 ms against 35 for the same codes.
+3. Still nothing on a small page (a till receipt, long side under ``small_page`` px): the page at
+   twice the size, 2-D formats: tiny receipt QR modules under ~3 px.
+
+A page with no code so pays passes 1 and 2 (about 24 ms at A4), never the turned-everything pass.
+The raw (straightened, not enhanced) page is read: thresholding-like enhancement can eat the quiet
+zone of a small code.
 """
 
 from __future__ import annotations
@@ -28,11 +37,13 @@ log = logging.getLogger(__name__)
 
 # zbar's names, which the rest of the kiosk (and stored scans' metadata) already use
 _KIND = {"QRCode": "QRCODE", "MicroQRCode": "QRCODE", "Code128": "CODE128", "Code39": "CODE39", "ITF": "I25"}
-_FORMATS = [
+_FORMATS_2D = (
     zxingcpp.BarcodeFormat.QRCode,
     zxingcpp.BarcodeFormat.DataMatrix,
     zxingcpp.BarcodeFormat.PDF417,
     zxingcpp.BarcodeFormat.Aztec,
+)
+_FORMATS_1D = (
     zxingcpp.BarcodeFormat.Code128,
     zxingcpp.BarcodeFormat.Code39,
     zxingcpp.BarcodeFormat.Code93,
@@ -41,7 +52,8 @@ _FORMATS = [
     zxingcpp.BarcodeFormat.UPCA,
     zxingcpp.BarcodeFormat.ITF,
     zxingcpp.BarcodeFormat.Codabar,
-]
+)
+_FORMATS = _FORMATS_2D + _FORMATS_1D
 
 
 @dataclass(frozen=True)
@@ -62,13 +74,16 @@ def _grey(image: np.ndarray) -> np.ndarray:
     return image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
 
 
-def _decode(grey: np.ndarray, factor: float, *, thorough: bool) -> tuple[DecodedCode, ...]:
+def _decode(
+    grey: np.ndarray, factor: float, formats: tuple[zxingcpp.BarcodeFormat, ...], *, rotate: bool
+) -> tuple[DecodedCode, ...]:
+    """Codes in ``grey``, corners divided by ``factor`` (``grey`` is the page × ``factor``)."""
     found: dict[tuple[str, bytes], DecodedCode] = {}
     results = zxingcpp.read_barcodes(
         np.ascontiguousarray(grey),
-        formats=_FORMATS,
-        try_rotate=thorough,
-        try_downscale=True,
+        formats=list(formats),
+        try_rotate=rotate,
+        try_downscale=False,  # the passes choose the scales themselves
         try_invert=False,
     )
     for res in results:
@@ -82,24 +97,30 @@ def _decode(grey: np.ndarray, factor: float, *, thorough: bool) -> tuple[Decoded
     return tuple(found.values())
 
 
-def read_codes(*images: np.ndarray, upscale_below: int = 2000) -> tuple[DecodedCode, ...]:
-    """Every distinct code on the first of ``images`` (same geometry) that shows any.
+def read_codes(
+    page: np.ndarray,
+    reduced: tuple[np.ndarray, float] | None = None,
+    *,
+    small_page: int = 1000,
+) -> tuple[DecodedCode, ...]:
+    """Every distinct code on ``page`` (raw BGR or grey), corners in ``page`` pixels.
 
-    ``images`` are alternatives of one page (raw, enhanced); only the first is read in the fast
-    pass, the rest only when it shows nothing. When none shows any, the first is read once more
-    trying rotations, and at twice the size when the page is small (a receipt).
+    ``reduced`` is a smaller grey copy of the page and the factor page ≈ copy × factor (the
+    quality check's copy, so it costs nothing here); without it the first pass reads the page
+    itself. See the module docstring for the passes and what each costs.
     """
-    if not images:
-        return ()
-    first = _grey(images[0])
-    codes = _decode(first, 1.0, thorough=False)
+    copy, factor = reduced if reduced is not None else (_grey(page), 1.0)
+    codes = _decode(copy, 1.0 / factor, _FORMATS, rotate=False)
     if codes:
         return codes
-    for image in images[1:]:
-        codes = _decode(_grey(image), 1.0, thorough=False)
+    full = _grey(page)
+    reduced_is_page = copy.shape[:2] == full.shape[:2]
+    if not reduced_is_page:
+        codes = _decode(full, 1.0, _FORMATS_2D, rotate=False)
         if codes:
             return codes
-    if max(first.shape[:2]) < upscale_below:
-        up = cv2.resize(first, (first.shape[1] * 2, first.shape[0] * 2), interpolation=cv2.INTER_CUBIC)
-        return _decode(up, 2.0, thorough=True)
-    return _decode(first, 1.0, thorough=True)
+    codes = _decode(full, 1.0, _FORMATS_1D, rotate=True)
+    if codes or max(full.shape[:2]) >= small_page:
+        return codes
+    up = cv2.resize(full, (full.shape[1] * 2, full.shape[0] * 2), interpolation=cv2.INTER_CUBIC)
+    return _decode(up, 2.0, _FORMATS_2D, rotate=False)

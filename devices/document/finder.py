@@ -67,16 +67,18 @@ def downscale(image: np.ndarray, long_side: int) -> tuple[np.ndarray, float]:
     if k == 1:
         return image, 1.0
     size = (max(1, w // k), max(1, h // k))
-    small = image
-    if k % 2 == 0 and w % k == 0 and h % k == 0:
-        # exact halvings only when they tile the frame exactly (no lost edge column to shift the
-        # block grid); otherwise the plain area resize below keeps the factor exact
-        while k % 2 == 0:
-            small = cv2.resize(small, (small.shape[1] // 2, small.shape[0] // 2), interpolation=cv2.INTER_LINEAR)
-            k //= 2
-    if (small.shape[1], small.shape[0]) != size:
+    if w // k < 1 or h // k < 1:
+        return cv2.resize(image, size, interpolation=cv2.INTER_AREA), w / size[0]
+    # whole blocks only: the last w % k columns and h % k rows (under k px of the edge) are left
+    # out, so every resize below is at an exact factor and hits OpenCV's fast paths (a view, no copy)
+    small = image[: size[1] * k, : size[0] * k]
+    rest = k
+    while rest % 2 == 0:
+        small = cv2.resize(small, (small.shape[1] // 2, small.shape[0] // 2), interpolation=cv2.INTER_LINEAR)
+        rest //= 2
+    if rest > 1:
         small = cv2.resize(small, size, interpolation=cv2.INTER_AREA)
-    return small, w / size[0]
+    return small, float(k)
 
 
 def to_full(quad: Quad, factor: float) -> Quad:

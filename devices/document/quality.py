@@ -38,10 +38,19 @@ class QualityVerdict:
         return tuple(f"document.retake.{r.value}" for r in self.reasons)
 
 
+def reduced_grey(page: np.ndarray) -> tuple[np.ndarray, float]:
+    """The grey page at ~``QUALITY_LONG_SIDE`` px and the factor page ≈ copy × factor.
+
+    One copy serves the quality checks and the first code-reading pass (``codes.read_codes``).
+    The colour page is reduced first and turned grey after (the same block means, a quarter of the
+    pixels to convert).
+    """
+    small, factor = downscale(page, QUALITY_LONG_SIDE)
+    return (small if small.ndim == 2 else cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)), factor
+
+
 def normalised_grey(page: np.ndarray) -> np.ndarray:
-    grey = page if page.ndim == 2 else cv2.cvtColor(page, cv2.COLOR_BGR2GRAY)
-    small, _ = downscale(grey, QUALITY_LONG_SIDE)
-    return small
+    return reduced_grey(page)[0]
 
 
 def sharpness(grey: np.ndarray, tiles: int = 8) -> float:
@@ -50,16 +59,33 @@ def sharpness(grey: np.ndarray, tiles: int = 8) -> float:
     Without the stretch, faint pencil on grey recycled paper scores as "blurred" and black print
     on white as "sharp" at the same focus.
     """
-    lo, hi = np.percentile(grey, (1, 99))
-    span = max(float(hi - lo), 16.0)  # a blank page is not stretched into pure noise
-    norm = (grey.astype(np.float32) - float(lo)) * (255.0 / span)
+    lo, hi = _percentiles(grey, 1.0, 99.0)
+    span = max(hi - lo, 16.0)  # a blank page is not stretched into pure noise
+    norm = (grey.astype(np.float32) - np.float32(lo)) * np.float32(255.0 / span)
     lap = cv2.Laplacian(norm, cv2.CV_32F, ksize=3)
     h, w = lap.shape
     th, tw = max(1, h // tiles), max(1, w // tiles)
-    values = [
-        float(lap[y : y + th, x : x + tw].var()) for y in range(0, h - th + 1, th) for x in range(0, w - tw + 1, tw)
-    ]
-    return float(np.percentile(values, 90)) if values else 0.0
+    ny, nx = h // th, w // tw
+    # every whole th × tw tile, as one array (tiles × tiles × pixels): one numpy pass, not 64
+    blocks = lap[: ny * th, : nx * tw].reshape(ny, th, nx, tw).transpose(0, 2, 1, 3).reshape(ny * nx, th * tw)
+    values = blocks.astype(np.float64).var(axis=1)
+    return float(np.percentile(values, 90)) if values.size else 0.0
+
+
+def _percentiles(grey: np.ndarray, *qs: float) -> list[float]:
+    """``np.percentile`` of a uint8 image (linear interpolation) from its histogram: no sort."""
+    if grey.dtype != np.uint8:
+        return [float(v) for v in np.percentile(grey, qs)]
+    cum = np.cumsum(cv2.calcHist([grey], [0], None, [256], [0, 256]).ravel())
+    n = int(cum[-1])
+    out = []
+    for q in qs:
+        pos = q / 100.0 * (n - 1)  # the sorted index numpy interpolates at
+        i = int(pos)
+        a = int(np.searchsorted(cum, i, side="right"))
+        b = int(np.searchsorted(cum, min(i + 1, n - 1), side="right"))
+        out.append(a + (b - a) * (pos - i))
+    return out
 
 
 def glare_fraction(
@@ -83,10 +109,12 @@ def glare_fraction(
     The rim of a real highlight is sharp (the brightness climbs to saturation within a few pixels
     of the blob), which the surround test measures on a ring a few pixels wide.
     """
+    min_blob = min_blob_fraction * grey.size
     mask = (grey >= level).astype(np.uint8)
+    if cv2.countNonZero(mask) < min_blob:
+        return 0.0  # not even one blob's worth of saturated pixels: the usual page, no labelling
     mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
     n, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
-    min_blob = min_blob_fraction * grey.size
     ring_px = max(3, round(0.01 * max(grey.shape)))
     ring_kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * ring_px + 1, 2 * ring_px + 1))
     total = 0
@@ -114,7 +142,11 @@ def glare_fraction(
 
 
 def assess(page: np.ndarray, *, min_sharpness: float, max_glare: float) -> QualityVerdict:
-    grey = normalised_grey(page)
+    return assess_grey(normalised_grey(page), min_sharpness=min_sharpness, max_glare=max_glare)
+
+
+def assess_grey(grey: np.ndarray, *, min_sharpness: float, max_glare: float) -> QualityVerdict:
+    """The verdict on a page already reduced by ``reduced_grey``."""
     sharp = sharpness(grey)
     glare = glare_fraction(grey)
     reasons = []

@@ -20,7 +20,7 @@ from devices.document.errors import DocumentFrameError, RetakeRequired
 from devices.document.finder import FinderParams, best_quad, downscale, refine_corners, to_full
 from devices.document.geometry import Quad, perspective_ratio, side_lengths
 from devices.document.paper import PaperSize, snap_paper
-from devices.document.quality import QualityVerdict, assess
+from devices.document.quality import QUALITY_LONG_SIDE, QualityVerdict, assess_grey
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +43,12 @@ class ScanOptions:
     enhance: bool = True
     black_and_white: bool = False
     read_codes: bool = True
-    min_sharpness: float = 4000.0  # calibrated on synthetic photos (report), see quality.py
+    min_sharpness: float = 4000.0  # calibrated on synthetic photos, see docs/thresholds.md
     max_glare: float = 0.01
+    # the straightened page is made at most this fine, at its recognised paper size: 200 dpi is
+    # DA/T 31-2017's minimum for archive scans; a phone's 12 MP photo of an A4 page is ~330 dpi,
+    # and every step after the warp costs per pixel
+    max_dpi: float = 200.0
 
 
 @dataclass(frozen=True)
@@ -114,8 +118,10 @@ def output_geometry(
 ) -> tuple[int, int, PaperSize | None, float]:
     """Width, height, paper and DPI of the straightened page.
 
-    The pixel size keeps the resolution the page had in the photo (its longer measured side);
-    the aspect ratio comes from the perspective-corrected estimate, snapped to a paper when close.
+    The pixel size keeps the resolution the page had in the photo (its longer measured side),
+    but no finer than ``options.max_dpi`` when the paper size is recognised (only then is the
+    DPI known); the aspect ratio comes from the perspective-corrected estimate, snapped to a paper
+    when close.
     """
     ratio = perspective_ratio(quad, frame_size)  # width / height
     top, right, bottom, left = side_lengths(quad)
@@ -124,6 +130,7 @@ def output_geometry(
     paper = snap_paper(ratio, tolerance=options.paper_tolerance, long_side_mm=long_mm)
     if paper is not None:
         ratio = paper.ratio if ratio >= 1 else 1 / paper.ratio
+        long_px = min(long_px, options.max_dpi * paper.long_mm / 25.4)
     if ratio >= 1:
         w, h = long_px, long_px / ratio
     else:
@@ -134,10 +141,24 @@ def output_geometry(
 
 
 def straighten(frame: np.ndarray, quad: Quad, width: int, height: int) -> np.ndarray:
-    """Warp the full-resolution frame once; corners are pixel centres, the page edge is at ±0.5."""
+    """Warp the full-resolution frame once; corners are pixel centres, the page edge is at ±0.5.
+
+    When the page comes out at least 2× smaller than it lies in the photo (a 12 MP photo of a
+    small page capped at ``max_dpi``), the frame is first reduced by that whole factor (block
+    means): a bilinear warp reads only 2×2 pixels per output pixel and would alias text strokes.
+    Under 2× the bilinear warp's own averaging is enough.
+    """
+    top, right, bottom, left = side_lengths(quad)
+    shrink = min(max(top, bottom) / max(width, 1), max(left, right) / max(height, 1))
+    k = int(shrink)
+    src, q = frame, quad.astype(np.float32)
+    if k >= 2:
+        h, w = frame.shape[:2]
+        src, factor = downscale(frame, max(1, round(max(h, w) / k)))
+        q = ((q + 0.5) / np.float32(factor) - 0.5).astype(np.float32)
     dst = np.array([[-0.5, -0.5], [width - 0.5, -0.5], [width - 0.5, height - 0.5], [-0.5, height - 0.5]], np.float32)
-    m = cv2.getPerspectiveTransform(quad.astype(np.float32), dst)
-    return cv2.warpPerspective(frame, m, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    m = cv2.getPerspectiveTransform(q, dst)
+    return cv2.warpPerspective(src, m, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
 def scan_page(frame_bgr: np.ndarray, *, options: ScanOptions | None = None) -> ScannedPage:
@@ -149,18 +170,23 @@ def scan_page(frame_bgr: np.ndarray, *, options: ScanOptions | None = None) -> S
     if quad is None:
         log.info("no page outline found; using the whole frame")
         corners = np.array([[0, 0], [w - 1, 0], [w - 1, h - 1], [0, h - 1]], np.float32)
-        page = frame.copy()
+        page = frame  # read only below; copied if it would be handed out as it is
         paper, dpi, reason = None, DEFAULT_DPI, FallbackReason.NO_PAGE_FOUND
     else:
         corners = quad
         pw, ph, paper, dpi = output_geometry(quad, (w, h), options)
         page = straighten(frame, quad, pw, ph)
         reason = None
-    verdict = assess(page, min_sharpness=options.min_sharpness, max_glare=options.max_glare)
-    out = flatten_lighting(page) if options.enhance else page
-    # on fallback the "page" is the whole 5 MP frame: one zbar pass (~0.4 s), not two
-    to_read = (page, out) if reason is None else (page,)
-    codes = read_codes(*to_read) if options.read_codes else ()
+    # one reduced copy (~1000 px) for the quality checks, the first code-reading pass and the
+    # lighting estimate: the full-size page is read once for it
+    small, factor = downscale(page, QUALITY_LONG_SIDE)
+    small_grey = small if small.ndim == 2 else cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
+    verdict = assess_grey(small_grey, min_sharpness=options.min_sharpness, max_glare=options.max_glare)
+    if options.enhance:
+        out = flatten_lighting(page, reduced=(small, factor))
+    else:
+        out = page if page is not frame else frame.copy()
+    codes = read_codes(page, reduced=(small_grey, factor)) if options.read_codes else ()
     if options.black_and_white:
         out = to_black_and_white(out)
     log.info(
