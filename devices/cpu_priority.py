@@ -1,18 +1,29 @@
-"""Background CPU priority for the vision work, so the touchscreen keeps its frames.
+"""CPU priority for the vision work: background for work nobody waits for, normal for a resident.
 
-Why: a kiosk PC has two to four cores, and where the screen is drawn in software (llvmpipe) one
-1080 × 1920 frame needs all of them for tens of milliseconds. A face check or a 5 MP page scan
-that runs at the same ordinary priority takes a core away exactly then, and the preview stutters
-(measured in ``bench/bench_ui.py``: 1.6× the p99 frame interval with nice 0 or 5, 1.1× with this).
-Linux's ``SCHED_IDLE`` policy is stronger than nice 19: a normal task waking up preempts an idle
-one at once, so the screen's threads never wait behind vision work, and the vision work still gets
-every cycle the screen leaves, which on a kiosk is most of them.
+Why two kinds: a kiosk PC has two to four cores, and where the screen is drawn in software
+(llvmpipe) one 1080 × 1920 frame needs all of them for tens of milliseconds. Work that nobody is
+waiting for (the page outline loop, page scans and PDFs while the resident turns the next page)
+runs at Linux's ``SCHED_IDLE``, stronger than nice 19: a normal task waking up preempts an idle
+one at once, so the screen's threads never wait behind it, and it still gets every cycle the
+screen leaves (measured in ``bench/bench_ui.py``: 1.6× the p99 frame interval with the scans at
+nice 0 or 5 on a thread of the app, 1.1× with this).
+
+The face check is different: a resident stands in front of the camera and waits for it. At
+``SCHED_IDLE`` any program at normal priority that keeps one core busy (an update unpacking, a
+log rotation, a runaway process) starves it completely: the decision took more than 20 s beside
+one busy loop on 2 cores, against about 1 s at nice 0 (BENCHMARKS.md, "Face check"). Its cost to
+the screen at nice 0 is small because it needs about 0.4 s of CPU per decision and is blocked on
+its pipe between checks (BENCHMARKS.md, "Face check: the touchscreen during a check"). So the
+face worker runs at a configured nice value (``[face] worker_nice``, 0 by default) and
+``SCHED_IDLE`` stays selectable (``worker_nice = "idle"``): ``set_process_priority``.
 
 On Linux the policy and the nice value belong to a *thread*, so ``make_this_thread_background``
 changes only the calling thread (and threads it starts later), never the Kivy thread that called
-into the flow. Where ``SCHED_IDLE`` is missing (another OS, a seccomp filter) it falls back to
-nice 19, and where even that is refused it leaves the priority alone: the work is still correct,
-only less polite, and the returned text says which happened for the log.
+into the flow; the process-wide functions walk ``/proc/self/task``. Where ``SCHED_IDLE`` is
+missing (another OS, a seccomp filter) background falls back to nice 19. A change the kernel
+refuses (raising priority needs ``CAP_SYS_NICE`` or a ``RLIMIT_NICE``, systemd's ``LimitNICE=``)
+leaves the priority as it was and is logged, never raised: the work is still correct, only less
+polite or less prompt, and the returned text says what was applied, for the log.
 """
 
 from __future__ import annotations
@@ -60,6 +71,55 @@ def make_this_process_background() -> str:
     for tid in os.listdir(task_dir):
         with contextlib.suppress(OSError):  # a thread that ended meanwhile
             os.sched_setscheduler(int(tid), policy, os.sched_param(0))
+    return applied
+
+
+IDLE = "idle"  # the setting that selects SCHED_IDLE in ``set_process_priority``
+
+
+def parse_priority(value: object, where: str = "priority") -> int | str:
+    """A priority setting from a config file: a nice value -20..19, or "idle" (SCHED_IDLE).
+
+    Raises ValueError with a message naming ``where``; bool is refused (TOML ``true`` is no nice value).
+    """
+    if isinstance(value, str) and value.strip().lower() == IDLE:
+        return IDLE
+    if isinstance(value, int) and not isinstance(value, bool) and -20 <= value <= 19:
+        return value
+    raise ValueError(f"{where}: {value!r}; give a nice value from -20 to 19 (0 = normal) or \"idle\" (SCHED_IDLE)")
+
+
+def set_process_priority(setting: int | str) -> str:
+    """Put every thread of this process at ``setting`` (a nice value, or ``"idle"``); returns what
+    applies afterwards to the calling thread (e.g. ``nice 0``), for the log.
+
+    A worker process's main thread calls it first thing: threads started later inherit it. A nice
+    value also sets the ordinary policy (a worker spawned from a lowered thread inherits
+    ``SCHED_IDLE``). Raising the priority above what the process has needs ``CAP_SYS_NICE`` or a
+    ``RLIMIT_NICE`` that allows it; a refusal is logged as a warning and the thread keeps what it had.
+    """
+    if setting == IDLE:
+        return make_this_process_background()
+    nice = int(setting)
+    task_dir = f"/proc/{os.getpid()}/task"
+    tids = [int(t) for t in os.listdir(task_dir)] if os.path.isdir(task_dir) else [0]
+    refused: list[str] = []
+    for tid in tids:
+        try:
+            if hasattr(os, "sched_setscheduler") and os.sched_getscheduler(tid) != os.SCHED_OTHER:
+                os.sched_setscheduler(tid, os.SCHED_OTHER, os.sched_param(0))
+            if os.getpriority(os.PRIO_PROCESS, tid) != nice:
+                os.setpriority(os.PRIO_PROCESS, tid, nice)
+        except ProcessLookupError:  # a thread that ended meanwhile
+            continue
+        except (OSError, AttributeError) as exc:
+            refused.append(f"thread {tid}: {exc}")
+    applied = this_thread_policy()
+    if refused:
+        log.warning(
+            "priority nice %d refused (%s); running at %s (raising priority needs CAP_SYS_NICE or LimitNICE=)",
+            nice, "; ".join(refused[:2]), applied,
+        )
     return applied
 
 

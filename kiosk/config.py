@@ -220,6 +220,15 @@ class BackofficeConfig:
 
 
 @dataclass(frozen=True)
+class FaceConfig:
+    """[face]: how this kiosk runs the face check (its thresholds are ``FaceCheckConfig``'s defaults)."""
+
+    # the face worker's CPU priority: a nice value (-20..19) or "idle" (SCHED_IDLE); a resident waits
+    # for it, so normal by default (devices/cpu_priority.py, BENCHMARKS.md "Face check")
+    worker_nice: int | str = 0
+
+
+@dataclass(frozen=True)
 class KioskConfig:
     path: Path
     name: str
@@ -234,6 +243,7 @@ class KioskConfig:
     devices: dict[str, DeviceConfig] = field(default_factory=dict)
     backoffice: BackofficeConfig = field(default_factory=BackofficeConfig)
     help_phone: str = ""  # the centre's number shown when a resident calls for help ([kiosk] help_phone)
+    face: FaceConfig = field(default_factory=FaceConfig)
 
     def device(self, name: str) -> DeviceConfig:
         return self.devices[name]
@@ -322,7 +332,7 @@ def parse_config(data: dict[str, Any], path: Path) -> KioskConfig:
     r = _Reader()
     base = path.parent.parent if path.parent.name == "config" else path.parent
     r.unknown_keys(data, "(top level)", {"kiosk", "simulator", "store", "alerts", "lockers", "ui", "flows",
-                                         "door_entry", "devices", "backoffice"})
+                                         "door_entry", "devices", "backoffice", "face"})
     k = data.get("kiosk", {})
     s = data.get("simulator", {})
     devs = data.get("devices", {})
@@ -509,6 +519,7 @@ def parse_config(data: dict[str, Any], path: Path) -> KioskConfig:
         devices=devices,
         backoffice=backoffice,
         help_phone=r.get(k, "help_phone", "kiosk", str, ""),
+        face=_face(r, data.get("face", {})),
     )
     r.check(all(c.isdigit() or c in " -+()" for c in cfg.help_phone),
             f"kiosk.help_phone: {cfg.help_phone!r}; digits, spaces, + - ( ) only")
@@ -516,6 +527,17 @@ def parse_config(data: dict[str, Any], path: Path) -> KioskConfig:
         raise ConfigError(f"{path}: {len(r.problems)} problem(s):\n  " + "\n  ".join(r.problems),
                           code="config.invalid")
     return cfg
+
+
+def _face(r: _Reader, t: dict[str, Any]) -> FaceConfig:
+    from devices.cpu_priority import parse_priority
+
+    r.unknown_keys(t, "face", {"worker_nice"})
+    try:
+        return FaceConfig(worker_nice=parse_priority(t.get("worker_nice", 0), "face.worker_nice"))
+    except ValueError as exc:
+        r.problems.append(str(exc))
+        return FaceConfig()
 
 
 def _lockers(r: _Reader, t: dict[str, Any], bus: DeviceConfig) -> LockersConfig:

@@ -692,13 +692,16 @@ class KioskRuntime:
         threading.Thread(target=warm_up, name="document-worker-start", daemon=True).start()
 
     def _start_face_worker(self) -> None:
-        """The face check runs in its own process (dlib holds the GIL); models load in the background."""
+        """The face check runs in its own process (dlib holds the GIL); models load in the background.
+
+        At ``[face] worker_nice`` (0 by default, not SCHED_IDLE like the document work): a resident
+        waits for the decision, and a busy loop at normal priority would starve an idle worker."""
         try:
             from devices.face.worker import FaceWorker
         except ImportError:  # pragma: no cover - the worker module is part of the repo
             log.warning("no face worker: the face check runs in-process")
             return
-        self.face_worker = FaceWorker(background=True)
+        self.face_worker = FaceWorker(priority=_setting(getattr(self.cfg, "face", None), "worker_nice", 0))
 
         def start() -> None:
             try:

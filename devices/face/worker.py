@@ -41,7 +41,7 @@ from typing import Any
 
 import numpy as np
 
-from devices.cpu_priority import make_this_process_background, this_thread_policy
+from devices.cpu_priority import IDLE, set_process_priority, this_thread_policy
 from devices.errors import DeviceTimeout, KioskError, Recovery
 from devices.face.config import FaceCheckConfig
 from devices.face.errors import FaceEngineError, FaceError, FaceFrameError, FaceSessionClosed
@@ -81,13 +81,17 @@ def _error_reply(exc: BaseException) -> tuple[Any, ...]:
     return error_reply(exc, "face")
 
 
-def _serve(conn: Connection, background: bool = False, parent_pid: int | None = None) -> None:
+def _serve(conn: Connection, priority_setting: int | str | None = None, parent_pid: int | None = None) -> None:
     """Entry point of the worker process: load the models, then answer requests until told to stop."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C on the app's terminal: the app stops us
     die_with_parent(parent_pid)  # a killed app leaves no worker behind (devices/lifeline.py)
-    # background: the touchscreen's rendering threads win over the face check for a CPU core; set
-    # before dlib starts its threads, which inherit it
-    priority = make_this_process_background() if background else this_thread_policy()
+    # set before dlib and OpenCV start their threads, which inherit it (devices/cpu_priority.py)
+    priority = this_thread_policy() if priority_setting is None else set_process_priority(priority_setting)
+    import cv2
+
+    # OpenCV's share of a frame (colour conversion, resizing, eye patches) is under a millisecond:
+    # its thread pool would only wake a second core, the one the touchscreen is drawing on
+    cv2.setNumThreads(1)
     from devices.face.engine import default_engine
     from devices.face.session import FaceSession
 
@@ -175,16 +179,27 @@ class FaceWorker:
     closes (wipes) the previous one, whose ``feed`` then raises ``FaceSessionClosed`` — a flow that
     forgot to close must not keep the next resident from being checked, nor keep the previous
     resident's card photo alive.
+
+    ``priority``: the worker's CPU priority for its whole life, a nice value or ``"idle"``
+    (``SCHED_IDLE``); None keeps the priority of the thread that starts it. The kiosk passes
+    ``[face] worker_nice`` (0 by default): a resident waits for this work, and between checks the
+    worker is blocked on its pipe and costs nothing (devices/cpu_priority.py says why not
+    ``SCHED_IDLE``). ``background=True`` is ``priority="idle"``.
     """
 
     _names = itertools.count(1)
 
     def __init__(
-        self, *, start_timeout: float = 30.0, call_timeout: float = 10.0, background: bool = False
+        self,
+        *,
+        start_timeout: float = 30.0,
+        call_timeout: float = 10.0,
+        background: bool = False,
+        priority: int | str | None = None,
     ) -> None:
         self.start_timeout = start_timeout
         self.call_timeout = call_timeout
-        self.background = background
+        self.priority: int | str | None = IDLE if background else priority
         self.status = StatusTracker("face")
         self._lock = threading.RLock()
         self._proc: multiprocessing.process.BaseProcess | None = None
@@ -212,7 +227,7 @@ class FaceWorker:
             ctx = multiprocessing.get_context("spawn")
             parent, child = ctx.Pipe(duplex=True)
             proc = ctx.Process(
-                target=_serve, args=(child, self.background, os.getpid()), name="face-worker", daemon=True
+                target=_serve, args=(child, self.priority, os.getpid()), name="face-worker", daemon=True
             )
             proc.start()
             child.close()  # only the worker holds its end: its death reads as EOF here
@@ -405,12 +420,13 @@ class FaceWorker:
     def _receive(self, timeout: float, what: str, patient: bool = False) -> tuple[Any, ...]:
         """The worker's answer within ``timeout``; ``patient``: longer while the worker is working.
 
-        The worker runs at background priority: while other programs keep the cores busy it gets
-        little CPU and a frame can take longer than ``call_timeout``. A worker whose CPU time still
-        grows is starved, not hung, and killing it would cost the resident the try for nothing: a
-        patient wait (the default timeout) goes on in ``timeout`` steps as long as the worker makes
-        progress, up to ``PATIENCE`` × ``timeout``. A stopped or deadlocked worker uses no CPU and
-        is stopped after ``timeout`` as before. An explicit timeout is always kept exactly.
+        While other programs keep the cores busy the worker may get little CPU (at ``SCHED_IDLE``
+        none at all; at nice 0 a share, beside many busy programs a small one) and a frame can take
+        longer than ``call_timeout``. A worker whose CPU time still grows is starved, not hung, and
+        killing it would cost the resident the try for nothing: a patient wait (the default
+        timeout) goes on in ``timeout`` steps as long as the worker makes progress, up to
+        ``PATIENCE`` × ``timeout``. A stopped or deadlocked worker uses no CPU and is stopped after
+        ``timeout`` as before. An explicit timeout is always kept exactly.
         """
         assert self._conn is not None
         try:
