@@ -13,7 +13,7 @@ The face check is different: a resident stands in front of the camera and waits 
 log rotation, a runaway process) starves it completely: the decision took more than 20 s beside
 one busy loop on 2 cores, against about 1 s at nice 0 (BENCHMARKS.md, "Face check"). Its cost to
 the screen at nice 0 is small because it needs about 0.4 s of CPU per decision and is blocked on
-its pipe between checks (BENCHMARKS.md, "Face check: the touchscreen during a check"). So the
+its pipe between checks (BENCHMARKS.md, "Face check", the face screen's p99 frame interval). So the
 face worker runs at a configured nice value (``[face] worker_nice``, 0 by default) and
 ``SCHED_IDLE`` stays selectable (``worker_nice = "idle"``): ``set_process_priority``.
 
