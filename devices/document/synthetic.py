@@ -347,3 +347,46 @@ def side_light_photo(*, seed: int = 0) -> SyntheticPhoto:
     shade = shade * (1.0 - 0.55 * cv2.GaussianBlur(band, (0, 0), 4))
     frame = compose(wood_background(seed=seed + 1), page, corners, light=False, seed=seed + 2, shade=shade)
     return SyntheticPhoto(frame, corners, "KIOSK-2026-000555", (pw, ph))
+
+
+# -- phone-sized photos (12 MP) ------------------------------------------------------------------
+
+PHONE_FRAME_SIZE = (3024, 4032)  # a phone's 12 MP photo, portrait, as a page is photographed
+
+
+def phone_a4_photo(
+    *, qr_data: str | None = "KIOSK-2026-000900", background: str = "wood", seed: int = 0
+) -> SyntheticPhoto:
+    """A 12 MP portrait photo of an A4 page at ~310 dpi, as the outside tester's phone photos were.
+
+    The page is rendered at 300 dpi (not upscaled from 150: the text is as fine as the photo) and
+    seen slightly obliquely. This is where ``ScanOptions.max_dpi`` matters: the page lies at about
+    310 dpi in the photo and is straightened at 200.
+    """
+    pw, ph = 2480, 3508  # A4 at 300 dpi
+    page = render_page(pw, ph, qr_data=qr_data, seed=seed)
+    corners = project_rectangle(
+        210,
+        297,
+        px_per_mm=12.2,
+        centre_mm=(3, 10),
+        turn_deg=4.0,
+        tilt_x_deg=4.0,
+        tilt_y_deg=-4.0,
+        focal_px=3200.0,
+        frame_size=PHONE_FRAME_SIZE,
+    )
+    make_bg = wood_background if background == "wood" else cloth_background
+    frame = compose(make_bg(size=PHONE_FRAME_SIZE, seed=seed + 1), page, corners, seed=seed + 2)
+    return SyntheticPhoto(frame, corners, qr_data, (pw, ph))
+
+
+def upscaled(photo: SyntheticPhoto, size: tuple[int, int] = (4032, 3024)) -> SyntheticPhoto:
+    """``photo`` resampled (bicubic) to a 12 MP frame, its truth scaled with it."""
+    h, w = photo.frame.shape[:2]
+    frame = cv2.resize(photo.frame, size, interpolation=cv2.INTER_CUBIC)
+    corners = None
+    if photo.corners is not None:
+        s = np.array([size[0] / w, size[1] / h], np.float32)
+        corners = ((photo.corners + 0.5) * s - 0.5).astype(np.float32)
+    return SyntheticPhoto(frame, corners, photo.qr_data, photo.page_size)
