@@ -129,8 +129,8 @@ CASES = (
     Case("58 mm receipt on pattern", syn.receipt_on_pattern_photo, "code"),
     Case("side light + shadow", syn.side_light_photo, "code"),
     Case("white flat scan (no outline)", syn.white_scan_photo, "code"),
-    Case("A4 on wood, no code", lambda: syn.a4_photo(background="wood", qr_data=None), "no code"),  # type: ignore[arg-type]
-    Case("A4 on cloth, no code", lambda: syn.a4_photo(background="cloth", seed=5, qr_data=None), "no code"),  # type: ignore[arg-type]
+    Case("A4 on wood, no code", lambda: syn.a4_photo(background="wood", qr_data=None), "no code"),
+    Case("A4 on cloth, no code", lambda: syn.a4_photo(background="cloth", seed=5, qr_data=None), "no code"),
     Case("12 MP phone: A4 on wood", syn.phone_a4_photo, "12 MP"),
     Case(
         "12 MP phone: A4 on cloth, no code",

@@ -214,7 +214,7 @@ def a4_photo(
     background: str = "wood",
     blur_sigma: float = 0.0,
     glare: bool = False,
-    qr_data: str = "KIOSK-2026-000123",
+    qr_data: str | None = "KIOSK-2026-000123",
     seed: int = 0,
     mat: bool = False,
 ) -> SyntheticPhoto:
@@ -390,3 +390,34 @@ def upscaled(photo: SyntheticPhoto, size: tuple[int, int] = (4032, 3024)) -> Syn
         s = np.array([size[0] / w, size[1] / h], np.float32)
         corners = ((photo.corners + 0.5) * s - 0.5).astype(np.float32)
     return SyntheticPhoto(frame, corners, photo.qr_data, photo.page_size)
+
+
+def barcode_image(text: str, *, module_px: int = 2, height_px: int = 90) -> np.ndarray:
+    """A Code 128 barcode (grey, black bars on white, quiet zones included), via zxing-cpp's writer."""
+    import zxingcpp
+
+    img = np.array(zxingcpp.create_barcode(text, zxingcpp.BarcodeFormat.Code128).to_image(scale=module_px))
+    return cv2.resize(img, (img.shape[1], height_px), interpolation=cv2.INTER_NEAREST)
+
+
+def barcode_photo(*, text: str = "DOC-2026-0815", sideways: bool = True, seed: int = 0) -> SyntheticPhoto:
+    """An A4 form on wood with no QR code but a Code 128 barcode along its right margin.
+
+    ``sideways``: the bars run across the page (the barcode printed turned 90°, as on many
+    government forms' margins); else upright near the top. Bars 2 px wide on the 150-dpi page
+    (0.34 mm), ~1.5 px in the photo: too fine for the reduced copy, so this is what the
+    full-resolution pass is for.
+    """
+    pw, ph = 1240, 1754
+    page = render_page(pw, ph, qr_data=None, seed=seed)
+    bars = barcode_image(text)
+    if sideways:
+        bars = cv2.rotate(bars, cv2.ROTATE_90_CLOCKWISE)
+        y0, x0 = 420, pw - 60 - bars.shape[1]
+    else:
+        y0, x0 = 150, pw - 70 - bars.shape[1]
+    h, w = bars.shape
+    page[y0 : y0 + h, x0 : x0 + w] = np.where(bars[..., None] > 127, 238, 15).astype(np.uint8)
+    corners = _a4_corners()
+    frame = compose(wood_background(seed=seed + 1), page, corners, seed=seed + 2)
+    return SyntheticPhoto(frame, corners, text, (pw, ph))

@@ -1,0 +1,69 @@
+"""12 MP phone-sized photos: the page comes out at the archive's 200 dpi at its true paper size,
+not at the ~310 dpi it lies at in the photo, and the PDF says so."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from devices.document import ScannedPage, ScanOptions, build_pdf, scan_page
+from devices.document import synthetic as syn
+
+MEDIABOX = re.compile(rb"/MediaBox\s*\[\s*([-\d.]+)\s+([-\d.]+)\s+([-\d.]+)\s+([-\d.]+)\s*\]")
+A4_AT_200_DPI = (1654, 2339)  # width, height: 210 and 297 mm at 200 dpi
+
+
+@pytest.fixture(scope="module")
+def phone_photo() -> syn.SyntheticPhoto:
+    return syn.phone_a4_photo()
+
+
+@pytest.fixture(scope="module")
+def phone_page(phone_photo: syn.SyntheticPhoto) -> ScannedPage:
+    return scan_page(phone_photo.frame)
+
+
+def corner_error(found: np.ndarray, truth: np.ndarray) -> float:
+    return float(np.max(np.linalg.norm(found - truth, axis=1)))
+
+
+def test_phone_photo_page_is_found_and_straightened_at_200_dpi(
+    phone_photo: syn.SyntheticPhoto, phone_page: ScannedPage
+) -> None:
+    assert phone_page.found and corner_error(phone_page.corners, phone_photo.corners) <= 3.0
+    assert phone_page.paper is not None and phone_page.paper.name == "A4"
+    h, w = phone_page.image.shape[:2]
+    assert (w, h) == A4_AT_200_DPI
+    assert phone_page.dpi == pytest.approx(200.0, abs=0.1)
+    assert [c.text for c in phone_page.codes] == [phone_photo.qr_data]
+    assert not phone_page.needs_retake, phone_page.quality
+
+
+def test_pdf_of_the_phone_page_is_a4(phone_page: ScannedPage, tmp_path: Path) -> None:
+    result = build_pdf([phone_page], tmp_path / "phone.pdf")
+    (_, _, w_pt, h_pt), *_ = [tuple(float(v) for v in m) for m in MEDIABOX.findall(result.path.read_bytes())]
+    assert w_pt == pytest.approx(210 / 25.4 * 72, rel=0.005)
+    assert h_pt == pytest.approx(297 / 25.4 * 72, rel=0.005)
+
+
+def test_a_finer_archive_setting_keeps_more_of_the_photo(phone_photo: syn.SyntheticPhoto) -> None:
+    page = scan_page(phone_photo.frame, options=ScanOptions(max_dpi=300.0, read_codes=False))
+    h, w = page.image.shape[:2]
+    assert page.dpi == pytest.approx(300.0, abs=0.2)
+    assert h == round(297 / 25.4 * 300) and w == pytest.approx(h / np.sqrt(2), abs=1)
+
+
+def test_a_page_lying_coarser_than_the_cap_keeps_its_own_resolution() -> None:
+    photo = syn.a4_photo()  # ~150 dpi in a 5 MP document-camera frame
+    page = scan_page(photo.frame, options=ScanOptions(read_codes=False))
+    assert 140 < page.dpi < 160  # not blown up to 200
+
+
+def test_a4_on_a_plaid_cloth_in_a_phone_photo_is_found_to_the_corner() -> None:
+    """A bright stripe touching a corner dragged it 38 px off on the 672-px search copy."""
+    photo = syn.phone_a4_photo(qr_data=None, background="cloth", seed=3)
+    page = scan_page(photo.frame)
+    assert page.found and corner_error(page.corners, photo.corners) <= 3.0
