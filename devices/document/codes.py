@@ -6,20 +6,22 @@ a few ms. OpenCV's own ``QRCodeDetector`` was as slow as zbar here (250-400 ms) 
 
 Why the passes below: most deposited pages carry no code at all, so what a page *without* a code
 costs matters as much as how fast a code is found. Measured on the synthetic A4 page (1238 × 1751,
-CPU ms): every format at the page's ~half-size copy 4 (finds the forms' QR codes: their modules
-are 4+ px there); 2-D formats at full size 10; 1-D formats at full size, also turned 90°, 10; all
-formats turned, at full size, 35; with zxing's own downscaled retries 43.
+CPU ms): every format at the page's half-size copy 4 (finds the forms' QR codes: their modules
+are 4+ px there); at full size QR 3, Data Matrix 4.6, PDF417 4.6, Aztec 4, all 2-D together 10;
+1-D upright 1.8; 1-D with zxing's ``try_rotate`` 8, on a copy turned by OpenCV 3.5; all formats
+turned, at full size, 35 (what one "thorough" call costs).
 
 1. The reduced copy the quality check already made (long side ~1000 px, see ``quality.py``), all
-   formats, upright only: the usual QR/Data Matrix/PDF417 on a form (2-D codes are found at any
-   angle) and upright 1-D barcodes with bars over ~2 px.
-2. Nothing there: the full-resolution page, 2-D formats upright (small QR codes whose modules the
-   reduced copy blurs) and then 1-D formats also turned 90° (a barcode printed sideways). Two calls,
-   not one call with everything turned: 20 ms against 35 for the same codes.
+   formats, upright only: the usual QR/Data Matrix/PDF417/Aztec on a form (2-D codes are found at
+   any angle) and upright 1-D barcodes.
+2. Nothing there: the full-resolution page upright, for the codes the reduced copy blurs: QR and
+   Data Matrix (a receipt's or an e-invoice's small QR) and 1-D barcodes with fine bars; then the
+   page turned 90° for 1-D barcodes printed sideways (a form's margin).
 3. Still nothing on a small page (a till receipt, long side under ``small_page`` px): the page at
    twice the size, 2-D formats: tiny receipt QR modules under ~3 px.
 
-A page with no code so pays passes 1 and 2 (about 24 ms at A4), never the turned-everything pass.
+A page with no code so costs about 2.5 page-sizes of decoding (~12 ms at A4 150 dpi), never an
+enlarged copy nor the turned-everything call; a form with its QR code costs one reduced read.
 The raw (straightened, not enhanced) page is read: thresholding-like enhancement can eat the quiet
 zone of a small code.
 """
@@ -54,6 +56,9 @@ _FORMATS_1D = (
     zxingcpp.BarcodeFormat.Codabar,
 )
 _FORMATS = _FORMATS_2D + _FORMATS_1D
+# the 2-D codes that come small on a page (a receipt's or an e-invoice's QR, a Data Matrix label);
+# PDF417 and Aztec are printed large, and each costs ~4 ms more at full size
+_FORMATS_SMALL_2D = (zxingcpp.BarcodeFormat.QRCode, zxingcpp.BarcodeFormat.DataMatrix)
 
 
 @dataclass(frozen=True)
@@ -114,13 +119,24 @@ def read_codes(
     if codes:
         return codes
     full = _grey(page)
-    reduced_is_page = copy.shape[:2] == full.shape[:2]
-    if not reduced_is_page:
-        codes = _decode(full, 1.0, _FORMATS_2D, rotate=False)
+    if copy.shape[:2] != full.shape[:2]:
+        codes = _decode(full, 1.0, _FORMATS_SMALL_2D + _FORMATS_1D, rotate=False)
         if codes:
             return codes
-    codes = _decode(full, 1.0, _FORMATS_1D, rotate=True)
+    codes = _sideways(full)
     if codes or max(full.shape[:2]) >= small_page:
         return codes
     up = cv2.resize(full, (full.shape[1] * 2, full.shape[0] * 2), interpolation=cv2.INTER_CUBIC)
     return _decode(up, 2.0, _FORMATS_2D, rotate=False)
+
+
+def _sideways(full: np.ndarray) -> tuple[DecodedCode, ...]:
+    """1-D barcodes printed turned 90°: the page turned by OpenCV and read upright (zxing's own
+    ``try_rotate`` costs 8 ms here against 3.5), corners mapped back to the page."""
+    turned = cv2.rotate(full, cv2.ROTATE_90_COUNTERCLOCKWISE)  # page (x, y) -> turned (y, w - 1 - x)
+    w = full.shape[1]
+    out = []
+    for code in _decode(turned, 1.0, _FORMATS_1D, rotate=False):
+        poly = tuple((w - 1 - ty, tx) for tx, ty in code.polygon)
+        out.append(DecodedCode(code.kind, code.data, poly))
+    return tuple(out)
