@@ -312,6 +312,9 @@ def find_candidates(small_bgr: np.ndarray, params: FinderParams | None = None) -
     image_area = float(h * w)
     min_area = params.min_area_fraction * image_area
     blur = cv2.GaussianBlur(grey, (5, 5), 0)
+    # both masks always: under a hard shadow the brightness mask alone cuts the page in two, and
+    # the lit half passes every check (the shadow's edge is a real step); the whiteness mask keeps
+    # the page whole, and the larger outline wins below
     out = _checked(_segment_candidates(small_bgr, grey, min_area), "segment", blur, image_area, params)
     if not out:
         out = _checked(_segment_candidates(small_bgr, grey, min_area, wide=True), "segment", blur, image_area, params)
@@ -376,20 +379,21 @@ def refine_corners(frame: np.ndarray, quad: Quad, radius: float, samples: int = 
         k = np.argmax(deriv, axis=1)
         peak = deriv[np.arange(samples), k]
         good = peak > 0.35 * max(float(np.median(peak)), 1e-6)
-        pts_fit = []
-        for s in np.nonzero(good)[0]:
-            kk = int(k[s])
-            delta = 0.0
-            if 0 < kk < deriv.shape[1] - 1:
-                y0, y1, y2 = deriv[s, kk - 1], deriv[s, kk], deriv[s, kk + 1]
-                den = y0 - 2 * y1 + y2
-                if den < 0:
-                    delta = float(np.clip(0.5 * (y0 - y2) / den, -0.5, 0.5))
-            pos = offs[kk] + 0.5 + delta
-            pts_fit.append(base[s] + pos * n)
-        if len(pts_fit) < max(6, samples // 4):
+        rows = np.nonzero(good)[0]
+        if len(rows) < max(6, samples // 4):
             return quad
-        vx, vy, x0, y0 = cv2.fitLine(np.array(pts_fit, np.float32), cv2.DIST_HUBER, 0, 0.01, 0.01).reshape(4)
+        # sub-pixel peak: a parabola through the peak and its neighbours (all samples at once)
+        kk = k[rows]
+        inner = (kk > 0) & (kk < deriv.shape[1] - 1)
+        km, kp = np.clip(kk - 1, 0, deriv.shape[1] - 1), np.clip(kk + 1, 0, deriv.shape[1] - 1)
+        y0, y1, y2 = deriv[rows, km], deriv[rows, kk], deriv[rows, kp]
+        den = y0 - 2 * y1 + y2
+        use = inner & (den < 0)
+        delta = np.zeros(len(rows), np.float64)
+        delta[use] = np.clip(0.5 * (y0[use] - y2[use]) / den[use], -0.5, 0.5)
+        pos = offs[kk] + 0.5 + delta
+        pts_fit = base[rows] + pos[:, None] * n[None, :]
+        vx, vy, x0, y0 = cv2.fitLine(pts_fit.astype(np.float32), cv2.DIST_HUBER, 0, 0.01, 0.01).reshape(4)
         lines.append((np.array([x0, y0], np.float64), np.array([vx, vy], np.float64)))
     out = np.empty((4, 2), np.float64)
     for i in range(4):
