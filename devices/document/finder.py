@@ -95,6 +95,9 @@ def _quads_from_contours(contours: list[np.ndarray], min_area: float) -> list[Qu
     for c in contours:
         if len(c) < 4:
             continue
+        _, _, bw, bh = cv2.boundingRect(c)
+        if bw * bh < min_area:
+            continue  # its hull cannot be big enough either (most contours of a textured desk)
         hull = cv2.convexHull(c)
         if cv2.contourArea(hull) < min_area:
             continue
@@ -118,29 +121,44 @@ def _edge_candidates(blur: np.ndarray, min_area: float, params: FinderParams) ->
     return _distinct(quads)
 
 
-def _segment_candidates(small_bgr: np.ndarray, grey: np.ndarray, min_area: float, wide: bool = False) -> list[Quad]:
-    """Pages are usually the brightest, least coloured thing on the desk: threshold that.
-
-    ``wide``: open the masks with a kernel wider than the bright spots of a patterned cloth (see
-    below); costlier, so ``find_candidates`` asks for it only when the plain masks gave no page.
-    """
+def _segment_masks(small_bgr: np.ndarray, grey: np.ndarray) -> list[np.ndarray]:
+    """Bright-and-white masks of the search copy: brightness, and brightness minus saturation."""
     channels = [grey]
     if small_bgr.ndim == 3:
         # split, not slices: cv2 copies a strided channel view on every call (4 ms at 640 px)
         _, sat, val = cv2.split(cv2.cvtColor(small_bgr, cv2.COLOR_BGR2HSV))
-        whiteness = cv2.subtract(val, sat)
-        channels.append(whiteness)
-    quads: list[Quad] = []
+        channels.append(cv2.subtract(val, sat))
     k_open = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
     k_close = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (9, 9))
-    # a patterned cloth has paper-bright spots that touch a small page and spoil its outline; an
-    # opening wider than the spots (1/40 of the frame) but narrower than a till receipt cuts them off
-    side = max(7, round(max(grey.shape) / 24) | 1)
+    masks = []
     for ch in channels:
         ch = cv2.GaussianBlur(ch, (5, 5), 0)
         _, mask = cv2.threshold(ch, 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)
         mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, k_open)
-        mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, k_close)
+        masks.append(cv2.morphologyEx(mask, cv2.MORPH_CLOSE, k_close))
+    return masks
+
+
+def _segment_candidates(
+    small_bgr: np.ndarray,
+    grey: np.ndarray,
+    min_area: float,
+    wide: bool = False,
+    masks: list[np.ndarray] | None = None,
+) -> list[Quad]:
+    """Pages are usually the brightest, least coloured thing on the desk: threshold that.
+
+    ``wide``: open the masks with a kernel wider than the bright spots of a patterned cloth (see
+    below); costlier, so ``find_candidates`` asks for it only when the plain masks gave no page,
+    handing over the masks it already has (``masks``).
+    """
+    if masks is None:
+        masks = _segment_masks(small_bgr, grey)
+    # a patterned cloth has paper-bright spots that touch a small page and spoil its outline; an
+    # opening wider than the spots (1/40 of the frame) but narrower than a till receipt cuts them off
+    side = max(7, round(max(grey.shape) / 24) | 1)
+    quads: list[Quad] = []
+    for mask in masks:
         if wide:
             mask = _open_disc(mask, side // 2)
         contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
@@ -156,9 +174,9 @@ def _open_disc(mask: np.ndarray, radius: int) -> np.ndarray:
     Erosion keeps the pixels farther than ``radius`` from the background; dilation then takes back
     every pixel within ``radius`` of what was kept.
     """
-    eroded = cv2.distanceTransform(mask, cv2.DIST_L2, cv2.DIST_MASK_5) > radius
-    outside = np.where(eroded, 0, 255).astype(np.uint8)
-    return np.where(cv2.distanceTransform(outside, cv2.DIST_L2, cv2.DIST_MASK_5) <= radius, 255, 0).astype(np.uint8)
+    r = float(radius)
+    outside = cv2.compare(cv2.distanceTransform(mask, cv2.DIST_L2, cv2.DIST_MASK_5), r, cv2.CMP_LE)  # not eroded
+    return cv2.compare(cv2.distanceTransform(outside, cv2.DIST_L2, cv2.DIST_MASK_5), r, cv2.CMP_LE)
 
 
 def _distinct(quads: list[Quad], tolerance: float = 2.0) -> list[Quad]:
@@ -315,9 +333,11 @@ def find_candidates(small_bgr: np.ndarray, params: FinderParams | None = None) -
     # both masks always: under a hard shadow the brightness mask alone cuts the page in two, and
     # the lit half passes every check (the shadow's edge is a real step); the whiteness mask keeps
     # the page whole, and the larger outline wins below
-    out = _checked(_segment_candidates(small_bgr, grey, min_area), "segment", blur, image_area, params)
+    masks = _segment_masks(small_bgr, grey)
+    out = _checked(_segment_candidates(small_bgr, grey, min_area, masks=masks), "segment", blur, image_area, params)
     if not out:
-        out = _checked(_segment_candidates(small_bgr, grey, min_area, wide=True), "segment", blur, image_area, params)
+        quads = _segment_candidates(small_bgr, grey, min_area, wide=True, masks=masks)
+        out = _checked(quads, "segment", blur, image_area, params)
     if not out or params.always_try_edges:
         out += _checked(_edge_candidates(blur, min_area, params), "edges", blur, image_area, params)
     # brighter-than-desk outlines first (paper on a desk or on the camera's dark mat: the mat is a
