@@ -3,7 +3,8 @@
 Subject: p99 frame interval of the app showing the face screen's live preview while the vision
 work runs the way the kiosk runs it:
 - a face check: a feeder thread hands each 15 fps preview frame to a session of the kiosk's
-  ``devices.face.worker.FaceWorker`` (dlib in a spawned process at background priority), and
+  ``devices.face.worker.FaceWorker`` (dlib in a spawned process at the kiosk's ``[face]
+  worker_nice``, normal priority by default: a resident waits for it), and
   publishes each progress as a View, as ``flows.deposit`` does (instruction + face box);
 - a document scan: a thread runs the whole page pipeline (find + straighten + enhance + PDF) on a
   5 MP photo every 1.5 s inside ``background_thread_work``, as the deposit's capture does, while
@@ -159,8 +160,9 @@ def child_frames(out: Path) -> None:
 
     # The kiosk starts its workers at boot, so they are already idle in the baseline too; the
     # ordinary-priority face worker exists only for the comparison and idles through the other phases.
+    from kiosk.config import FaceConfig
 
-    worker = FaceWorker(background=True)
+    worker = FaceWorker(priority=FaceConfig().worker_nice)  # as the kiosk runs it
     plain_worker = FaceWorker()
     documents = DocumentWorker(background=True)
     worker.start()
@@ -260,6 +262,107 @@ def child_frames(out: Path) -> None:
     Clock.schedule_interval(record, 0)
     Clock.schedule_once(lambda _dt: step(0), 2.0)  # let the scene load and the window settle first
     app.run()
+
+
+FACE_PRIORITIES = {"idle": "idle", "nice0": 0}  # face-worker settings compared by face_priority()
+
+
+def child_face_priority(out: Path, rounds: int, hogs: int) -> None:
+    """The face screen's preview while only a face check runs, its worker at ``SCHED_IDLE`` and at
+    nice 0 in turn (phases: alone, idle, nice 0, ``rounds`` times); ``hogs`` busy loops at normal
+    priority run through every phase, baseline included (a busy kiosk PC)."""
+    sys.path.insert(0, str(ROOT))
+    os.environ.setdefault("SDL_VIDEODRIVER", "offscreen")
+    from flows.view import Screen
+    from kiosk import ui_theme
+    from kiosk.app import DemoHost, KioskApp, UiSettings, configure_kivy
+
+    configure_kivy(ui_theme.window_size("portrait"))
+    from kivy.clock import Clock
+
+    from devices.face.worker import FaceWorker
+
+    workers = {key: FaceWorker(priority=setting) for key, setting in FACE_PRIORITIES.items()}
+    for w in workers.values():
+        w.start()
+    host = DemoHost(Screen.FACE)
+    app = KioskApp(host, UiSettings(speech=False, idle_timeout=3600))
+    stamps: list[float] = []
+    result: dict = {"workers": {k: w.probe() for k, w in workers.items()}, "intervals": {}, "fed": {}}
+    hog_procs = [
+        subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(hogs)
+    ]
+
+    def publish(message: str, params: dict) -> None:
+        view = host.publisher.view
+        host.publisher.publish(dataclasses.replace(view, message=message, params={**view.params, **params}))
+
+    def record(_dt: float) -> None:
+        stamps.append(time.perf_counter())
+
+    phases = [k for _ in range(rounds) for k in ("alone", *FACE_PRIORITIES)]
+    running: dict = {}
+
+    def step(i: int) -> None:
+        if "key" in running:
+            key, feeder = running.pop("key"), running.pop("feeder")
+            result["intervals"].setdefault(key, []).append([b - a for a, b in zip(stamps, stamps[1:], strict=False)])
+            if feeder is not None:
+                feeder.stop.set()
+                feeder.thread.join(timeout=15)
+                result["fed"][key] = result["fed"].get(key, 0) + feeder.fed
+                if feeder.error:
+                    result.setdefault("errors", []).append(f"{key}: {feeder.error}")
+        if i == len(phases):
+            for p in hog_procs:
+                p.kill()
+                p.wait()
+            for w in workers.values():
+                w.stop()
+            out.write_text(json.dumps(result))
+            app.stop()
+            return
+        key = phases[i]
+        feeder = None
+        if key != "alone":
+            feeder = _FaceFeeder(workers[key].open_session, host._scene("face_camera"), publish)
+            feeder.thread.start()
+        running["key"], running["feeder"] = key, feeder
+        stamps.clear()
+        Clock.schedule_once(lambda _dt: step(i + 1), PHASE_SECONDS)
+
+    Clock.schedule_interval(record, 0)
+    Clock.schedule_once(lambda _dt: step(0), 2.0)
+    app.run()
+
+
+def face_priority(rounds: int = ROUNDS, hogs: int = 0) -> dict:
+    """p99 frame interval of the face screen's preview alone and during a face check with the
+    worker at each of ``FACE_PRIORITIES``; pooled and per-round ratios to alone, frames fed/s."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "face.json"
+        subprocess.run(
+            [sys.executable, __file__, "--child-face-priority", str(out), str(rounds), str(hogs)],
+            env=_env(), cwd=ROOT, check=True, timeout=60 + 3 * rounds * PHASE_SECONDS * 2,
+        )
+        r = json.loads(out.read_text())
+    s = _summary(r)
+    return {
+        "alone_p99": s["alone"]["p99"],
+        "workers": r["workers"],
+        "errors": r.get("errors", []),
+        **{
+            key: {
+                "p99": s[key]["p99"],
+                "ratio": s[key]["p99"] / s["alone"]["p99"],
+                "rounds": s[key]["round_ratios"],
+                "fed_per_s": r["fed"].get(key, 0) / (PHASE_SECONDS * rounds),
+            }
+            for key in FACE_PRIORITIES
+        },
+    }
 
 
 def child_start() -> None:
@@ -433,6 +536,10 @@ def section() -> str:
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--child-frames":
         child_frames(Path(sys.argv[2]))
+    elif len(sys.argv) > 1 and sys.argv[1] == "--child-face-priority":
+        child_face_priority(Path(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]))
+    elif len(sys.argv) > 1 and sys.argv[1] == "--child-face-priority-run":
+        print(json.dumps(face_priority(int(sys.argv[2]), int(sys.argv[3])), indent=1))
     elif len(sys.argv) > 1 and sys.argv[1] == "--child-start":
         child_start()
     else:
