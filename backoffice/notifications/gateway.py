@@ -7,10 +7,9 @@ Errors never carry the number: the exception text is what the outbox keeps and t
 
 from __future__ import annotations
 
-import json
-import urllib.error
-import urllib.request
 from typing import Protocol
+
+from backoffice.outbound import OutboundError, post_json
 
 
 class GatewayError(Exception):
@@ -26,19 +25,11 @@ class HttpJsonGateway:
         self.url, self.timeout_s, self.token = url, timeout_s, token
 
     def send(self, to: str, text: str, message_id: str) -> None:
-        body = json.dumps({"to": to, "text": text, "id": message_id}, ensure_ascii=False).encode("utf-8")
-        req = urllib.request.Request(self.url, data=body, method="POST",
-                                     headers={"Content-Type": "application/json; charset=utf-8"}
-                                     | ({"Authorization": f"Bearer {self.token}"} if self.token else {}))
         try:
-            with urllib.request.urlopen(req, timeout=self.timeout_s) as resp:
-                if not 200 <= resp.status < 300:
-                    raise GatewayError(f"gateway answered HTTP {resp.status}")
-        except urllib.error.HTTPError as exc:
-            raise GatewayError(f"gateway answered HTTP {exc.code}") from None
-        except (urllib.error.URLError, OSError) as exc:
-            reason = getattr(exc, "reason", exc)
-            raise GatewayError(f"gateway unreachable: {reason}") from None
+            post_json(self.url, {"to": to, "text": text, "id": message_id}, token=self.token,
+                      timeout_s=self.timeout_s, who="gateway")
+        except OutboundError as exc:
+            raise GatewayError(str(exc)) from None
 
 
 class AppriseGateway:

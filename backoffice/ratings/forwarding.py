@@ -9,10 +9,9 @@ No personal data is forwarded: the case code identifies the case to the platform
 
 from __future__ import annotations
 
-import json
-import urllib.error
-import urllib.request
 from typing import Any, Protocol
+
+from backoffice.outbound import OutboundError, post_json
 
 
 class ForwardError(Exception):
@@ -28,17 +27,10 @@ class HttpJsonForwarder:
         self.url, self.token, self.timeout_s = url, token, timeout_s
 
     def forward(self, record: dict[str, Any]) -> None:
-        req = urllib.request.Request(self.url, data=json.dumps(record, ensure_ascii=False).encode("utf-8"),
-                                     method="POST", headers={"Content-Type": "application/json; charset=utf-8"}
-                                     | ({"Authorization": f"Bearer {self.token}"} if self.token else {}))
         try:
-            with urllib.request.urlopen(req, timeout=self.timeout_s) as resp:
-                if not 200 <= resp.status < 300:
-                    raise ForwardError(f"platform answered HTTP {resp.status}")
-        except urllib.error.HTTPError as exc:
-            raise ForwardError(f"platform answered HTTP {exc.code}") from None
-        except (urllib.error.URLError, OSError) as exc:
-            raise ForwardError(f"platform unreachable: {getattr(exc, 'reason', exc)}") from None
+            post_json(self.url, record, token=self.token, timeout_s=self.timeout_s, who="platform")
+        except OutboundError as exc:
+            raise ForwardError(str(exc)) from None
 
 
 ADAPTERS: dict[str, type] = {"http_json": HttpJsonForwarder}
