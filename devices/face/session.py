@@ -280,8 +280,8 @@ class FaceSession:
         """Out of time: the seconds are up *and* enough frames were judged, or the hard limit passed.
 
         Counting frames as well as seconds keeps a resident from losing a try because the PC was
-        busy: the worker runs at background priority, and under load it judges one frame where it
-        would judge ten, so 12 s may hold only a handful of looks at the face.
+        busy: beside several busy programs (or at ``[face] worker_nice = "idle"``) the worker judges
+        one frame where it would judge ten, so 12 s may hold only a handful of looks at the face.
         """
         cfg = self._cfg
         if elapsed >= cfg.max_timeout_s:
