@@ -151,7 +151,11 @@ build_release() {
   chmod 755 "$REL" "$REL/src"
   local py pip
   py=$(command -v python3.11 || command -v python3)
-  "$py" -m venv "$REL/venv"
+  if [[ "${KIOSK_INSTALL_DEPS:-1}" != 1 && -n ${KIOSK_DEPS_FROM:-} ]]; then
+    "$py" -m venv --without-pip "$REL/venv"  # tests: pip too comes from KIOSK_DEPS_FROM (6 s less a release)
+  else
+    "$py" -m venv "$REL/venv"
+  fi
   pip=("$REL/venv/bin/python" -m pip install -q --disable-pip-version-check)
   if [[ "${KIOSK_INSTALL_DEPS:-1}" == 1 ]]; then
     # Exactly the locked packages, hash-checked (face_recognition among them, over dlib-bin), then the
@@ -159,13 +163,15 @@ build_release() {
     "${pip[@]}" --no-deps --require-hashes -r "$REL/src/requirements/build.lock"
     "${pip[@]}" --no-deps --require-hashes --no-build-isolation -r "$REL/src/requirements/kiosk.lock"
     "${pip[@]}" --no-deps --no-build-isolation "$REL/src"
+  elif [[ -n ${KIOSK_DEPS_FROM:-} ]]; then
+    # Tests: the dependencies (setuptools among them) of an existing environment, so the kiosk is
+    # built offline with that setuptools, as the locked path above builds it with the locked one.
+    local site
+    site=$("$REL/venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+    echo "$KIOSK_DEPS_FROM" > "$site/kiosk-deps-from.pth"
+    "${pip[@]}" --no-deps --no-build-isolation "$REL/src"
   else
     "${pip[@]}" --no-deps "$REL/src"
-    if [[ -n ${KIOSK_DEPS_FROM:-} ]]; then  # tests: the dependencies of an existing environment
-      local site
-      site=$("$REL/venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
-      echo "$KIOSK_DEPS_FROM" > "$site/kiosk-deps-from.pth"
-    fi
   fi
   # Written last: from here on the folder is an installed release (outside the source: cwd is not on the path).
   (cd / && "$REL/venv/bin/python" - "$REL" "$hash" <<'PY'
