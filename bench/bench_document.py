@@ -29,8 +29,12 @@ import numpy as np
 
 from devices.document import ScanOptions, find_page_outline, scan_page
 from devices.document import synthetic as syn
+from devices.document.codes import read_codes
+from devices.document.enhance import flatten_lighting
+from devices.document.finder import downscale, refine_corners
 from devices.document.geometry import order_corners, side_lengths
-from devices.document.scanner import locate_page, straighten
+from devices.document.quality import QUALITY_LONG_SIDE, assess_grey
+from devices.document.scanner import _search, locate_page, output_geometry, straighten
 
 REPEATS = 5
 FOUND_PX = 25.0  # worst corner error that still counts as the page found (at 5 MP; scaled at 12 MP)
@@ -155,6 +159,51 @@ def _cpu_ms(fns: dict[str, Callable[[], object]]) -> dict[str, float]:
     return {k: statistics.median(v) for k, v in times.items()}
 
 
+def _stages(frame: np.ndarray, opts: ScanOptions) -> dict[str, float]:
+    """Where ``scan_page``'s time goes: each step it runs, timed alone on its own input."""
+    quad, factor = _search(frame, opts)
+    assert quad is not None
+    fine = refine_corners(frame, quad, radius=3.0 * factor + 4.0)
+    h, w = frame.shape[:2]
+    pw, ph, _, _ = output_geometry(fine, (w, h), opts)
+    page = straighten(frame, fine, pw, ph)
+    small, k = downscale(page, QUALITY_LONG_SIDE)
+    grey = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
+    return _cpu_ms(
+        {
+            "search copy": lambda: downscale(frame, opts.work_long_side),
+            "search (incl. copy)": lambda: _search(frame, opts),
+            "corner refinement": lambda: refine_corners(frame, quad, radius=3.0 * factor + 4.0),
+            "warp": lambda: straighten(frame, fine, pw, ph),
+            "reduced page copy": lambda: cv2.cvtColor(downscale(page, QUALITY_LONG_SIDE)[0], cv2.COLOR_BGR2GRAY),
+            "quality checks": lambda: assess_grey(grey, min_sharpness=opts.min_sharpness, max_glare=opts.max_glare),
+            "light flattening": lambda: flatten_lighting(page, reduced=(small, k)),
+            "code reading": lambda: read_codes(page, reduced=(grey, k)),
+            "whole scan_page": lambda: scan_page(frame, options=opts),
+        }
+    )
+
+
+def _pyimagesearch_stages(image: np.ndarray) -> dict[str, float]:
+    quad, ratio = pyimagesearch_find(image)
+    assert quad is not None
+    h, w = image.shape[:2]
+    warped = _four_point_transform(image, quad * ratio)
+    grey = cv2.cvtColor(warped, cv2.COLOR_BGR2GRAY)
+    return _cpu_ms(
+        {
+            "copy of the frame": lambda: image.copy(),
+            "resize to 500 px high": lambda: cv2.resize(image, (int(w * 500.0 / h), 500), interpolation=cv2.INTER_AREA),
+            "find (incl. resize)": lambda: pyimagesearch_find(image),
+            "warp": lambda: _four_point_transform(image, quad * ratio),
+            "grey + threshold": lambda: cv2.adaptiveThreshold(
+                cv2.cvtColor(warped, cv2.COLOR_BGR2GRAY), 255, cv2.ADAPTIVE_THRESH_GAUSSIAN_C, cv2.THRESH_BINARY, 11, 10
+            ),
+            "whole scan.py": lambda: pyimagesearch_scan(image),
+        }
+    ) | {"_page_px": float(grey.size)}
+
+
 def _worst(found: np.ndarray, truth: np.ndarray) -> float:
     return float(np.max(np.linalg.norm(found - truth, axis=1)))
 
@@ -213,6 +262,31 @@ def section() -> str:
             f"| {t['plain']:.0f} | {t['ours'] / t['plain']:.2f}× | {t['find']:.0f} | {t['preview']:.0f} "
             f"| {out_w}×{out_h} @ {page.dpi:.0f} | {txt_ours} | {txt_pyis} | {txt_plain} | {codes} |"
         )
+    stage_photos = {
+        "A4 on wood (5 MP)": syn.a4_photo(background="wood").frame,
+        "A4 on wood, no code (5 MP)": syn.a4_photo(background="wood", qr_data=None).frame,
+        "12 MP phone, A4 on cloth, no code": syn.phone_a4_photo(qr_data=None, background="cloth", seed=3).frame,
+    }
+    ours_stages = {name: _stages(f, opts) for name, f in stage_photos.items()}
+    pyis_stages = {name: _pyimagesearch_stages(f) for name, f in stage_photos.items() if "no code" not in name}
+    pyis_stages["12 MP phone, A4 on cloth"] = _pyimagesearch_stages(stage_photos["12 MP phone, A4 on cloth, no code"])
+    stage_rows = [
+        "| step of `scan_page` | " + " | ".join(ours_stages) + " |",
+        "|---|" + "---|" * len(ours_stages),
+    ]
+    for step in next(iter(ours_stages.values())):
+        stage_rows.append(f"| {step} | " + " | ".join(f"{v[step]:.1f}" for v in ours_stages.values()) + " |")
+    pyis_rows = [
+        "| step of PyImageSearch's scan.py | " + " | ".join(pyis_stages) + " |",
+        "|---|" + "---|" * len(pyis_stages),
+    ]
+    for step in next(iter(pyis_stages.values())):
+        if not step.startswith("_"):
+            pyis_rows.append(f"| {step} | " + " | ".join(f"{v[step]:.1f}" for v in pyis_stages.values()) + " |")
+    wood = ours_stages["A4 on wood (5 MP)"]
+    wood_pyis = pyis_stages["A4 on wood (5 MP)"]
+    rest = wood["whole scan_page"] - wood["warp"]
+    five_mp = [a for a, _ in ratios.get("code", []) + ratios.get("no code", [])]
     every = [r for group in ratios.values() for r in group]
     summary = [
         "| photos | n | ours / PyImageSearch (median) | ours / plain scanner (median) |",
@@ -249,6 +323,35 @@ def section() -> str:
             f"Pages found on the {with_page} photos that show one: **ours {found['ours']}, PyImageSearch "
             f"{found['pyis']}, plain scanner {found['plain']}** (the white flat scan has no outline; ours then "
             "uses the whole frame and reads it, the other two return a wrong quad or nothing).\n",
+            "Which goal is met: the issue's outside tester compared against \"a widely used open-source "
+            "document scanner\" on phone photos; PyImageSearch's `scan.py` is that scanner's common "
+            f"ancestor, so the goal (≤ 0.5×) is read against it. **Met on the 12 MP phone-sized photos "
+            f"(median {_median([a for a, _ in ratios.get('12 MP', [])])}); not met on the 5 MP "
+            f"document-camera frames (median {_median(five_mp)})**, "
+            "and not against the plain scanner on 5 MP frames either.\n",
+            "Why 5 MP stays above 0.5×: on the document camera the A4 page lies at ~150 dpi, under the "
+            "200 dpi cap, so both scanners straighten the page at the same size with the same OpenCV "
+            f"warp: {wood['warp']:.0f} ms, already {wood['warp'] / wood_pyis['whole scan.py']:.2f}× of "
+            f"PyImageSearch's whole page ({wood_pyis['whole scan.py']:.0f} ms, of which "
+            f"{wood_pyis['resize to 500 px high']:.0f} ms is its non-integer INTER_AREA resize). Everything "
+            f"else ours does costs {rest:.0f} ms on that photo: the page search on a block-mean copy, the "
+            "corner refinement, one reduced page copy shared by the quality checks, the first code pass "
+            "and the lighting estimate, the flattening (an upscale and a division at full size) and the "
+            "code passes. On a page without a code the full-size code passes (QR/Data Matrix/1-D "
+            "upright, 1-D turned) add about 10 ms. On a 12 MP phone photo the page is straightened at "
+            "200 dpi (1654×2339) where PyImageSearch warps it at the ~310 dpi it has in the photo "
+            "(~2620×3710, 2.5× the pixels), and our search copy is made by exact halvings where its "
+            "resize is INTER_AREA at a factor of 8.06. Where our time goes (CPU ms, medians):\n",
+            *stage_rows,
+            "",
+            *pyis_rows,
+            "",
+            "Photos where ours is slower than PyImageSearch: the white flat scan (no outline: every "
+            "candidate source is tried and the whole 5 MP frame is checked, flattened and read; "
+            "PyImageSearch takes a wrong 4-corner contour and warps a small piece), side light + "
+            "shadow (PyImageSearch warps a wrong, smaller quad) and the 58 mm receipt on a pattern "
+            "(PyImageSearch finds nothing and stops; ours runs the wide opening against the cloth's "
+            "spots).\n",
             "| photo | frame | ours ms | PyImageSearch ms | ratio | plain ms | ratio | ours find | preview "
             "| our page px @ dpi | ours found | PyImageSearch found | plain found | codes read (ours) |",
             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",

@@ -317,6 +317,15 @@ def _checked(
             far = _side_steps(blur, quad, offset=8.0, bow=0.0)
             if not all(f <= -params.min_step for f in far):
                 continue
+        elif weakest > 0 and same_sign and weakest >= params.min_step and source == "edges":
+            # brighter inside, found by Canny (so the brightness masks saw no page): on white paper
+            # filling the frame, a blank table cell or a box ruled around blank paper is bright
+            # inside thin dark lines. A desk stays darker than the page well beyond the page's
+            # edge; paper is white again a few pixels outside a printed line (a 12 MP flat scan's
+            # blank cell was taken for the page). The edge may bow as in the first reading.
+            far = _side_steps(blur, quad, offset=8.0, bow=params.max_bow, min_step=params.min_step)
+            if not all(f >= params.min_step for f in far):
+                continue
         if same_sign and abs(weakest) >= params.min_step:
             out.append(Candidate(quad, quad_area(quad), weakest, source))
     return out
