@@ -7,6 +7,7 @@ import re
 import shutil
 import stat
 import subprocess
+import sys
 import sysconfig
 from pathlib import Path
 
@@ -107,3 +108,53 @@ def test_uninstall_keeps_data_unless_purged(tmp_path: Path) -> None:
     assert "kept /etc/kiosk and /var/lib/kiosk" in out
     run_installer(dest, "uninstall", PURGE="1")
     assert not (dest / "var/lib/kiosk").exists() and not (dest / "etc/kiosk").exists()
+
+
+# The back office's server units: not installed by install.sh (a separate machine), so they are verified
+# from systemd/ with the server's venv python (/opt/backoffice/venv/bin/python, absent here) replaced
+# by this project's, which runs the same `-m backoffice` commands.
+BACKOFFICE_UNITS = sorted(p.name for p in (ROOT / "systemd").iterdir()
+                          if p.suffix in (".service", ".timer") and p.name.startswith("backoffice-"))
+
+
+def _server_unit(name: str) -> str:
+    return (ROOT / "systemd" / name).read_text().replace("/opt/backoffice/venv/bin/python", sys.executable)
+
+
+def test_every_back_office_job_has_a_service_and_a_timer() -> None:
+    names = {n.rsplit(".", 1)[0] for n in BACKOFFICE_UNITS}
+    assert {"backoffice-fleet-check", "backoffice-sms-send", "backoffice-ratings-forward",
+            "backoffice-results-check"} <= names
+    for name in names:
+        assert f"{name}.service" in BACKOFFICE_UNITS and f"{name}.timer" in BACKOFFICE_UNITS, name
+        service = (ROOT / "systemd" / f"{name}.service").read_text()
+        for line in ("User=backoffice", "EnvironmentFile=/etc/backoffice/backoffice.env", "NoNewPrivileges=yes",
+                     "ProtectSystem=strict", "ProtectHome=yes", "PrivateTmp=yes"):
+            assert line in service.splitlines(), (name, line)
+
+
+@pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd is not installed here")
+@pytest.mark.parametrize("unit", BACKOFFICE_UNITS)
+def test_back_office_unit_verifies(unit: str, tmp_path: Path) -> None:
+    (tmp_path / unit).write_text(_server_unit(unit))
+    if unit.endswith(".timer"):
+        service = unit.replace(".timer", ".service")
+        (tmp_path / service).write_text(_server_unit(service))
+    proc = subprocess.run(["systemd-analyze", "verify", str(tmp_path / unit)], capture_output=True, text=True,
+                          timeout=60)
+    problems = [ln for ln in (proc.stdout + proc.stderr).splitlines() if ln.strip()]
+    assert proc.returncode == 0 and not problems, problems
+
+
+def test_every_back_office_command_the_units_run_exists(tmp_path: Path) -> None:
+    """`manage.py help CMD` fails for a command that does not exist (a typo in a unit would mean a
+    timer that fails every run and residents who never get a text)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BACKOFFICE_DB_")}
+    env.update(BACKOFFICE_SQLITE_PATH=str(tmp_path / "bo.sqlite3"), PYTHONPATH=str(ROOT))
+    for unit in BACKOFFICE_UNITS:
+        for line in _server_unit(unit).splitlines():
+            m = re.match(r"ExecStart=\S+ -m backoffice (\S+)", line)
+            if m:
+                proc = subprocess.run([sys.executable, "-m", "backoffice", "help", m.group(1)], env=env, cwd=tmp_path,
+                                      capture_output=True, text=True, timeout=60)
+                assert proc.returncode == 0, (unit, proc.stderr)
