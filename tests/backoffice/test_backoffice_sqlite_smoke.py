@@ -1,5 +1,6 @@
 """The one-machine trial (``make run``'s back office): SQLite, demo_setup's printed code and
-passwords, a kiosk enrolling and delivering over HTTP, the clerk seeing the case in the inbox."""
+passwords, a kiosk enrolling and delivering over HTTP, the clerk seeing the case in the inbox, and the
+受理 text reaching the simulated resident's phone through the SMS gateway simulator and ``sms_send``."""
 
 from __future__ import annotations
 
@@ -80,6 +81,27 @@ def test_demo_setup_enrol_deliver_and_see_it_in_the_inbox_on_sqlite(tmp_path: Pa
         png = opener.open(base + "/cases/SMK23456/scans/id_copy-1/1.png").read()
         assert png.startswith(b"\x89PNG")
         assert hashlib.sha256(pdf).hexdigest() == pkg["files"][0]["sha256"]
+
+        # make run's text path: the SMS gateway simulator as its own process, sms_send pointed at it; the
+        # 受理 text queued by the delivery reaches the simulated phone with the number masked.
+        phone = tmp_path / "sms-phone.log"
+        sim = subprocess.Popen([*manage, "sms_gateway_sim", "--port", "0", "--log", str(phone)], env=env,
+                               cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        try:
+            ready = sim.stdout.readline()
+            gateway = re.search(r"at (http://127\.0\.0\.1:\d+/sms)", ready)
+            assert gateway, ready + sim.stdout.read()
+            sent = subprocess.run([*manage, "sms_send", "--now"], cwd=tmp_path,
+                                  env={**env, "BACKOFFICE_SMS_GATEWAY": gateway.group(1)},
+                                  check=True, capture_output=True, text=True).stdout
+            assert "sms: 1 sent, 0 not sent" in sent
+        finally:
+            sim.terminate()
+            rest = sim.communicate(timeout=20)[0]
+        assert "stopped: 1 text(s) taken" in rest
+        lines = phone.read_text(encoding="utf-8").splitlines()
+        assert len(lines) == 1 and "  139****5678  " in lines[0]
+        assert "SMK23456" in lines[0] and "已受理" in lines[0] and "13912345678" not in lines[0]
     finally:
         server.terminate()
         server.wait(timeout=20)

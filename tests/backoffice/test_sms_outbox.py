@@ -12,13 +12,13 @@ import time
 import pytest
 from backoffice_support import RESIDENT_PHONE, Town, deliver, kiosk_headers, package
 from django.test import override_settings
-from sms_gateway_sim import sms_gateway
 
 import contract
 from backoffice.cases import actions
 from backoffice.cases.models import Case, State
 from backoffice.notifications import actions as sms
 from backoffice.notifications.models import SmsMessage, SmsTemplate
+from backoffice.notifications.sim_gateway import sms_gateway
 from backoffice.track import results
 from backoffice.track.models import StaffTask
 
@@ -37,10 +37,12 @@ def _texts(sim) -> dict[str, str]:  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.django_db
-def test_messages_follow_the_case_and_wait_while_the_gateway_is_down(client, town: Town, caplog) -> None:  # type: ignore[no-untyped-def]
+def test_messages_follow_the_case_and_wait_while_the_gateway_is_down(client, town: Town, caplog, tmp_path) -> None:  # type: ignore[no-untyped-def]
     caplog.set_level(logging.INFO)
     clerk = town.users["clerk"]
-    with sms_gateway() as sim, override_settings(SMS={"gateway": sim.url, "retry_min_s": 30, "retry_max_s": 600}):
+    phone = tmp_path / "sms-phone.log"
+    with sms_gateway(phone_log=phone) as sim, \
+            override_settings(SMS={"gateway": sim.url, "retry_min_s": 30, "retry_max_s": 600}):
         deliver(client, town.token, package(pickup_code=PICKUP))
         case = Case.objects.get(case_code="C3MRU76E")
 
@@ -78,6 +80,10 @@ def test_messages_follow_the_case_and_wait_while_the_gateway_is_down(client, tow
         assert sms.send_due() == (1, 0)
         ready = sim.received[-1]["text"]
         assert "B02" in ready and "七都中心" in ready and PICKUP in ready
+        # make run's simulated phone: the tester reads the whole text with the code, the number masked
+        last = phone.read_text(encoding="utf-8").splitlines()[-1]
+        assert "  139****5678  " in last and last.endswith(" / ".join(ready.splitlines()))
+        assert RESIDENT_PHONE not in phone.read_text(encoding="utf-8")
 
         # Not fetched after 7 days: one staff task and one reminder, however often the check runs.
         later = dt.datetime.now(dt.UTC) + dt.timedelta(days=8)
