@@ -21,7 +21,9 @@ class Command(BaseCommand):
             actions.make_all_due()
         while True:
             sent, failed = actions.send_due()
-            self.stdout.write(f"sms: {sent} sent, {failed} not sent")
+            if sent or failed or not opts["loop"]:  # a loop says something only when something happened
+                self.stdout.write(f"sms: {sent} sent, {failed} not sent")
+                self.stdout.flush()
             if not opts["loop"]:
                 return
             time.sleep(opts["loop"])
