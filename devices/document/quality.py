@@ -1,10 +1,12 @@
 """Is the photo readable? Blur and glare checks that ask the resident for a retake.
 
-Both are measured on the straightened page resampled to a fixed size (long side 1000 px), so the
-thresholds do not depend on how large the page lies in the frame. Sharpness is the variance of the
-Laplacian per tile (after a contrast stretch) and the *upper* tiles decide (90th percentile):
-margins and blank areas have no detail to be sharp with, and a page with a sharp paragraph is a
-sharp photo.
+Both are measured on the straightened page reduced by a whole factor to a long side of about
+1000 px (block means, ``reduced_grey``), so the thresholds depend little on how large the page lies
+in the frame; ``scan_page`` makes that copy once and also reads codes and estimates the lighting on
+it. How the sharpness threshold was re-measured at the 200 dpi page cap: docs/thresholds.md.
+Sharpness is the variance of the Laplacian per tile (after a contrast stretch) and the *upper*
+tiles decide (90th percentile): margins and blank areas have no detail to be sharp with, and a page
+with a sharp paragraph is a sharp photo.
 """
 
 from __future__ import annotations
