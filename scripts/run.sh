@@ -73,12 +73,23 @@ export BACKOFFICE_SQLITE_PATH=${BACKOFFICE_SQLITE_PATH:-$PWD/var/backoffice.sqli
 .venv/bin/python -m backoffice migrate --noinput > var/log/backoffice-setup.log 2>&1 \
   && demo=$(.venv/bin/python -m backoffice demo_setup 2>> var/log/backoffice-setup.log) \
   || { echo "run: back office set-up failed:"; tail -20 var/log/backoffice-setup.log; exit 1; }
+# Texts to residents: the SMS gateway simulator plays the resident's phone (var/log/sms-phone.log, one
+# line a text, number masked, whole text with the pickup code) and sms_send delivers the outbox to it.
+start_bg "SMS gateway simulator" var/log/sms-gateway.log \
+  .venv/bin/python -m backoffice sms_gateway_sim --port 0 --log var/log/sms-phone.log
+for _ in $(seq 150); do grep -q '^ready' var/log/sms-gateway.log 2>/dev/null && break; sleep 0.1; done
+BACKOFFICE_SMS_GATEWAY=$(sed -n 's/^ready: SMS gateway simulator at \(\S*\);.*/\1/p' var/log/sms-gateway.log)
+[[ -n $BACKOFFICE_SMS_GATEWAY ]] || { echo "run: SMS gateway simulator did not start:"; cat var/log/sms-gateway.log; exit 1; }
+export BACKOFFICE_SMS_GATEWAY
 start_bg "back office" var/log/backoffice.log .venv/bin/python -m backoffice runserver --noreload --insecure "${BO_URL#http://}"
 for _ in $(seq 150); do (exec 3<> "/dev/tcp/127.0.0.1/${BO_URL##*:}") 2> /dev/null && break; sleep 0.1; done
 .venv/bin/kiosk enrol --if-needed "$BO_URL" "$(sed -n 's/^ENROL_CODE=//p' <<< "$demo")" \
   || echo "run: enrolment failed (see above): deposits wait in the kiosk's queue until \`kiosk enrol\` works"
 start_bg "fleet check" var/log/fleet-check.log .venv/bin/python -m backoffice fleet_check --every 10
+start_bg "SMS send" var/log/sms-send.log .venv/bin/python -m backoffice sms_send --loop 5
 echo "Fleet dashboard: $BO_URL/fleet/ (log in as qidu-supervisor; unplug a device in the panel to see it there)"
+echo "Texts to residents (the simulated phone, pickup codes included): var/log/sms-phone.log (tail -f it)"
+echo "  (好差评 ratings are kept in the back office, not forwarded: make run simulates no provincial platform)"
 echo "Back office: $BO_URL/ (inbox; log var/log/backoffice.log). Demo users and passwords:"
 sed -n 's/^BACKOFFICE_USER=\(\S*\) BACKOFFICE_PASSWORD=\(\S*\) ROLE=\(\S*\).*/  \1  \2  (\3)/p' <<< "$demo"
 export KIVY_NO_ARGS=1 KIVY_NO_FILELOG=1

@@ -112,7 +112,7 @@ def test_ctrl_c_stops_app_panel_simulators_and_pcscd_in_order(run_tree: Path, di
                  lambda: sum("spawn_main" in c for c in marked_processes(token).values()) >= 2, 120)
         running = marked_processes(token)
         commands = " | ".join(running.values())
-        for part in ("kiosk sim all", "kiosk panel", "kiosk app"):
+        for part in ("kiosk sim all", "kiosk panel", "kiosk app", "backoffice sms_gateway_sim", "backoffice sms_send"):
             assert part in commands, commands
         before = out_path.read_text(errors="replace")
 
@@ -123,7 +123,9 @@ def test_ctrl_c_stops_app_panel_simulators_and_pcscd_in_order(run_tree: Path, di
         wait_for("every process of the run to end", lambda: not marked_processes(token), 15)
         output = out_path.read_text(errors="replace")
         after = output[len(before):]
-        names = ["kiosk app", "panel", "simulators"] + (["Xvfb"] if display == "xvfb" else [])
+        # the text path too: the outbox sender before the simulated gateway it sends to
+        names = ["kiosk app", "panel", "simulators", "SMS send", "SMS gateway simulator"] + (
+            ["Xvfb"] if display == "xvfb" else [])
         order = [after.find(f"run: stopped {name} (") for name in names]
         assert -1 not in order and order == sorted(order), after  # the display goes last
         assert "did not stop within" not in after, after  # each stopped on SIGTERM, none needed a kill
