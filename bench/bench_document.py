@@ -19,6 +19,7 @@ once (at most ``max_dpi``), quality checks, light flattening, code reading.
 
 from __future__ import annotations
 
+import os
 import statistics
 import time
 from collections.abc import Callable
@@ -227,6 +228,7 @@ def _median(values: list[float]) -> str:
 
 
 def section() -> str:
+    load_before = " / ".join(f"{v:.1f}" for v in os.getloadavg())
     opts = ScanOptions()  # exactly what the deposit runs (codes read, quality checked, enhanced)
     rows = []
     ratios: dict[str, list[tuple[float, float]]] = {}
@@ -317,9 +319,11 @@ def section() -> str:
             f"Per page on synthetic photos (5 MP 2592×1944 document-camera frames; 12 MP phone-sized frames), "
             f"median of {REPEATS} rounds in which the scanners take turns, CPU milliseconds of the process "
             "(all threads; CPU time because the machine's cores are shared and wall time swings with the "
-            "other programs' load). *Ours* = `scan_page` with `ScanOptions()`, exactly the options the "
-            "deposit runs: find, refine corners, straighten (at most 200 dpi at the recognised paper "
-            "size), quality checks (blur, glare), light flattening and code reading (zxing-cpp). "
+            f"other programs' load; load average when measured: {load_before} before, "
+            f"{' / '.join(f'{v:.1f}' for v in os.getloadavg())} after, on a shared 2-core machine, so "
+            "single figures move by ±15 % between runs). *Ours* = `scan_page` with `ScanOptions()`, "
+            "exactly the options the deposit runs: find, refine corners, straighten (at most 200 dpi at "
+            "the recognised paper size), quality checks (blur, glare), light flattening and code reading (zxing-cpp). "
             "*PyImageSearch* = a faithful re-implementation of PyImageSearch's `scan.py`, the open-source "
             "scanner most others copy (find on a 500-px-high copy, warp the full-resolution frame, grey "
             "+ adaptive threshold; no code reading, no checks). *Plain scanner* = Canny + largest 4-corner "
