@@ -6,8 +6,11 @@ line ever holds the whole number or the pickup code."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import time
+import urllib.error
+import urllib.request
 
 import pytest
 from backoffice_support import RESIDENT_PHONE, Town, deliver, kiosk_headers, package
@@ -130,3 +133,15 @@ def test_a_result_goes_only_to_the_kiosk_that_took_the_case(client, town: Town) 
     assert case.state == State.RETURNED and case.result_channel == "mail"
     assert case.result_return.mail_address() == "苏州市吴江区七都镇人民路1号"
     assert case.result_return.tracking_number == "SF1234567890"
+
+
+def test_the_simulated_gateway_refuses_a_malformed_message_and_says_why(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A sender bug shows as a 400 naming the field, and the simulated phone shows no half message."""
+    phone = tmp_path / "sms-phone.log"
+    with sms_gateway(phone_log=phone) as sim:
+        req = urllib.request.Request(sim.url, data=json.dumps({"to": RESIDENT_PHONE, "id": "sms-9"}).encode(),
+                                     method="POST", headers={"Content-Type": "application/json"})
+        with pytest.raises(urllib.error.HTTPError) as err:
+            urllib.request.urlopen(req, timeout=10)
+        assert err.value.code == 400 and "text" in json.loads(err.value.read())["error"]
+        assert sim.received == [] and not phone.exists()

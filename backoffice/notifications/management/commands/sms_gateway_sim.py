@@ -26,7 +26,7 @@ class Command(BaseCommand):
         phone = Path(log)
         try:
             phone.parent.mkdir(parents=True, exist_ok=True)
-            phone.touch()
+            phone.touch(mode=0o600)  # pickup codes: readable by the tester's account only
         except OSError as exc:
             raise CommandError(f"cannot write the phone log {phone}: {exc.strerror}") from None
         sim = SmsGatewaySim(phone_log=phone, down=down)

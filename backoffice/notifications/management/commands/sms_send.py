@@ -1,4 +1,6 @@
-"""``manage.py sms_send [--loop S] [--now]``: deliver queued text messages; with ``--loop`` keep going."""
+"""``manage.py sms_send [--loop S] [--now]``: deliver queued text messages; with ``--loop`` keep going.
+On a server systemd/backoffice-sms-send.timer runs it every 30 s; ``make run`` loops it every 5 s
+against the SMS gateway simulator (``sms_gateway_sim``)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
 """``manage.py results_check``: results left in a locker longer than RESIDENT.unfetched_days raise a
-staff task and a reminder text message (once each). Run daily from a timer or make run's loop."""
+staff task and a reminder text message (once each). Run daily (systemd/backoffice-results-check.timer,
+08:00); running it more often changes nothing."""
 
 from __future__ import annotations
 
