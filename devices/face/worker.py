@@ -87,6 +87,9 @@ def _serve(conn: Connection, priority_setting: int | str | None = None, parent_p
     die_with_parent(parent_pid)  # a killed app leaves no worker behind (devices/lifeline.py)
     # set before dlib and OpenCV start their threads, which inherit it (devices/cpu_priority.py)
     priority = this_thread_policy() if priority_setting is None else set_process_priority(priority_setting)
+    wanted = "SCHED_IDLE" if priority_setting == IDLE else f"nice {priority_setting}"
+    if priority_setting is not None and priority != wanted:  # the kernel said no: the app logs it too
+        priority += f" ({wanted} refused)"
     import cv2
 
     # OpenCV's share of a frame (colour conversion, resizing, eye patches) is under a millisecond:
@@ -246,6 +249,8 @@ class FaceWorker:
             self._description = f"{reply[1]}; worker pid {proc.pid}"
             self._down = None
             self._session = None  # a session of an earlier worker died with it
+            if " refused)" in self._description:  # never fatal: the check still works, only later or slower
+                log.warning("face worker priority not applied (raising it needs LimitNICE=): %s", self._description)
             log.info("face worker started: %s", self._description)
             self.status.set(DeviceStatus.ONLINE, self._description)
 
