@@ -815,7 +815,8 @@ def _demo_step(view: View) -> View:
     from kiosk.visit_steps import DEPOSIT_STEPS, PICKUP_STEPS
 
     deposit = {Screen.CARD_PROMPT: 0, Screen.IDENTITY: 0, Screen.FACE: 1, Screen.FINGERPRINT: 2, Screen.GUIDE: 3,
-               Screen.DOCUMENTS: 4, Screen.COMPARTMENT_SIZE: 5, Screen.DOOR_OPEN: 5, Screen.RECEIPT: 6}
+               Screen.DOCUMENTS: 4, Screen.PHONE_ENTRY: 4, Screen.COMPARTMENT_SIZE: 5, Screen.DOOR_OPEN: 5,
+               Screen.RECEIPT: 6, Screen.RATING: 6}
     pickup = {Screen.RESULT_PICKUP: 0, Screen.CODE_ENTRY: 1}
     if view.screen in deposit:
         return dataclasses.replace(view, visit_steps=DEPOSIT_STEPS, visit_step=deposit[view.screen])

@@ -26,11 +26,14 @@ _DEPOSIT = {
     "fingerprint_retry": 2,
     "guide": 3,
     "documents": 4,
+    "phone": 4,  # the number for the result's text: asked with the papers, before a compartment is chosen
     "size": 5,
     "door": 5,
     "receipt": 6,
+    "rating": 6,  # 好差评 after the receipt: the visit is done, the bar says so
+    "rating_why": 6,
 }
-_PICKUP = {"choose": 0, "card": 1, "code": 1, "face": 1, "fingerprint": 1, "door": 2}
+_PICKUP = {"choose": 0, "card": 1, "code": 1, "face": 1, "fingerprint": 1, "door": 2, "rating": 3, "rating_why": 3}
 FLOWS: dict[str, tuple[tuple[str, ...], dict[str, int]]] = {
     "deposit": (DEPOSIT_STEPS, _DEPOSIT),
     "results": (PICKUP_STEPS, _PICKUP),

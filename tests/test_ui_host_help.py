@@ -139,3 +139,13 @@ def test_visit_steps_for_the_result_pickup_and_the_ends() -> None:
     assert visit_step("results", "ended", "cancelled") == ((), -1)  # a cancel shows no "done"
     assert visit_step("deposit", "receipt") == (DEPOSIT_STEPS, 6)
     assert visit_step("staff", "pin") == ((), -1)
+
+
+def test_the_phone_and_rating_steps_keep_the_step_bar() -> None:
+    """The number is asked with the papers; 好差评 comes once the visit is done, in both flows."""
+    from flows.resident_steps import PHONE, RATING, RATING_WHY
+
+    assert visit_step("deposit", PHONE) == (DEPOSIT_STEPS, DEPOSIT_STEPS.index("papers"))
+    for state in (RATING, RATING_WHY):
+        assert visit_step("deposit", state) == (DEPOSIT_STEPS, len(DEPOSIT_STEPS) - 1)
+        assert visit_step("results", state) == (PICKUP_STEPS, len(PICKUP_STEPS) - 1)

@@ -234,8 +234,11 @@ class KioskScreen(Screen):
             if app.landscape:  # a short screen: the header's title names the step instead of a bar
                 self.title.text = summary or self.title.text
                 words, summary = [], ""
-            elif elder:  # the header's free room names the step: one line less below
-                self.title.text, summary = summary, ""
+            elif elder:  # the header's free room names the step (one line: the dots show the total)
+                self.title.text = tr("chrome.step_now", n=current + 1) + "：" + words[current] if summary else ""
+                if getattr(app, "language", "zh") == "en":
+                    self.title.text = self.title.text.replace("：", ": ")
+                summary = ""
             self.step_bar.show(words, current, summary, elder)
         self.body.show(view, app)
         self._show_status(view)
