@@ -94,3 +94,26 @@ def test_hard_cases_at_12_mp_found_as_at_5_mp(name: str) -> None:
         assert corner_error(page.corners, photo.corners) <= tolerance
         assert photo.qr_data in {c.text for c in page.codes}
     assert not page.needs_retake, page.quality
+
+
+def test_a_card_filling_a_phone_photo_comes_out_at_200_dpi_and_readable() -> None:
+    """An ID-1 card held close to a phone lies at ~760 dpi: the frame is first reduced by the
+    whole factor (3), then warped, so the card comes out 674 × 425 with its QR code still read."""
+    card = syn.render_page(1712, 1080, qr_data="CARD-0001")
+    corners = syn.project_rectangle(
+        85.6,
+        53.98,
+        px_per_mm=30.0,
+        turn_deg=5.0,
+        tilt_x_deg=3.0,
+        tilt_y_deg=-2.0,
+        focal_px=3200.0,
+        frame_size=(4032, 3024),
+    )
+    frame = syn.compose(syn.wood_background(size=(4032, 3024), seed=1), card, corners, seed=2)
+    page = scan_page(frame)
+    assert page.found and corner_error(page.corners, corners) <= 3.0
+    assert page.paper is not None and page.paper.name == "ID-1"
+    assert page.image.shape[:2] == (425, 674) and page.dpi == pytest.approx(200.0, abs=0.5)
+    assert [c.text for c in page.codes] == ["CARD-0001"]
+    assert not page.needs_retake, page.quality
