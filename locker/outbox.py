@@ -59,6 +59,43 @@ def target_key(url: str) -> str:
     return hashlib.sha256(url.encode()).hexdigest()[:16]
 
 
+def apprise_target(url: str) -> apprise.Apprise:
+    """One configured alert URL as an apprise sender; a URL apprise does not understand is a config error."""
+    a = apprise.Apprise()
+    if not a.add(url):
+        shown = url.split("://", 1)[0] + "://…"  # the rest may hold a token or password
+        raise ConfigError(f"alert URL {shown} is not understood by apprise (check its format)")
+    return a
+
+
+def notify(sender: apprise.Apprise, title: str, body: str) -> str | None:
+    """Send once through apprise; None when sent, else why not (a plugin bug is a failure, not a crash)."""
+    try:
+        ok = bool(sender.notify(title=title, body=body))
+    except Exception as exc:  # a plugin bug must not kill the worker
+        return f"{type(exc).__name__}: {exc}"
+    return None if ok else "apprise reported the notification as failed"
+
+
+def send_direct(urls: Sequence[str], title: str, body: str) -> list[str]:
+    """Send an alert now to every URL, bypassing the outbox table; returns one error per failed URL.
+
+    For when the database holding the outbox is itself what failed (the kiosk could not start):
+    nothing is stored or retried, so callers log the errors. Ids are masked as for the outbox.
+    """
+    title, body = mask_ids_in_text(title), mask_ids_in_text(body)
+    errors = []
+    for url in urls:
+        shown = url.split("://", 1)[0] + "://…"
+        try:
+            error = notify(apprise_target(url), title, body)
+        except ConfigError as exc:
+            error = exc.message
+        if error is not None:
+            errors.append(f"{shown}: {error}")
+    return errors
+
+
 @dataclass(frozen=True)
 class Backoff:
     base_s: float = 10.0
@@ -97,13 +134,7 @@ class Outbox:
         self.clock = clock
         self.backoff = backoff or Backoff()
         self.lease_s = lease_s
-        self._targets: dict[str, apprise.Apprise] = {}
-        for url in urls:
-            a = apprise.Apprise()
-            if not a.add(url):
-                shown = url.split("://", 1)[0] + "://…"
-                raise ConfigError(f"alert URL {shown} is not understood by apprise (check its format)")
-            self._targets[target_key(url)] = a
+        self._targets: dict[str, apprise.Apprise] = {target_key(url): apprise_target(url) for url in urls}
         self._deliver_lock = threading.Lock()
         self.on_enqueue: Callable[[], None] | None = None
 
@@ -143,11 +174,8 @@ class Outbox:
                     continue  # its URL left the configuration; stays pending, visible in pending()
                 if not self._claim(row["id"]):
                     continue
-                try:
-                    ok = bool(sender.notify(title=row["title"], body=row["body"]))
-                    error = None if ok else "apprise reported the notification as failed"
-                except Exception as exc:  # a plugin bug must not kill the worker
-                    ok, error = False, f"{type(exc).__name__}: {exc}"
+                error = notify(sender, row["title"], row["body"])
+                ok = error is None
                 if ok:
                     self._mark_delivered(row["id"])
                     delivered += 1
