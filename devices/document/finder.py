@@ -52,7 +52,7 @@ class Candidate:
     source: str
 
 
-def downscale(image: np.ndarray, long_side: int) -> tuple[np.ndarray, float]:
+def downscale(image: np.ndarray, long_side: int, *, sample_odd: bool = False) -> tuple[np.ndarray, float]:
     """A copy whose long side is about ``long_side`` px, and the factor full ≈ small × factor.
 
     The factor is rounded to a whole number k and the copy is the mean of each k×k block (area
@@ -61,6 +61,13 @@ def downscale(image: np.ndarray, long_side: int) -> tuple[np.ndarray, float]:
     the mean of each 2×2 block (it samples at the block's centre) at a quarter of the cost. So
     every factor of 2 in k is taken by such a halving, and only the odd rest by ``INTER_AREA``
     on the already smaller copy: the same block means (up to rounding) for 2.4 ms instead of 8.
+
+    ``sample_odd`` (the page search's copy): after at least one halving, the odd rest takes the
+    centre sample of each block instead of its mean (``INTER_LINEAR`` at an exact odd factor lands
+    on the centre pixel). On a 12 MP phone frame (k = 6) the area pass at 3 cost 5.7 ms of the
+    copy's 11; the sample costs 1.8, and each of its pixels is still the mean of 2×2 frame pixels,
+    which the search then blurs with a 5×5 Gaussian anyway. The block centre is unchanged, so the
+    factor back to the frame is exact either way.
     """
     h, w = image.shape[:2]
     k = max(1, round(max(h, w) / float(long_side)))
@@ -77,7 +84,8 @@ def downscale(image: np.ndarray, long_side: int) -> tuple[np.ndarray, float]:
         small = cv2.resize(small, (small.shape[1] // 2, small.shape[0] // 2), interpolation=cv2.INTER_LINEAR)
         rest //= 2
     if rest > 1:
-        small = cv2.resize(small, size, interpolation=cv2.INTER_AREA)
+        sample = sample_odd and rest < k  # only on a copy already made of block means
+        small = cv2.resize(small, size, interpolation=cv2.INTER_LINEAR if sample else cv2.INTER_AREA)
     return small, float(k)
 
 

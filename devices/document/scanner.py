@@ -88,7 +88,7 @@ def _check_frame(frame: object) -> np.ndarray:
 
 def _search(frame: np.ndarray, options: ScanOptions) -> tuple[Quad | None, float]:
     """The page search both the preview and the capture run: coarse corners in frame pixels."""
-    small, factor = downscale(frame, options.work_long_side)
+    small, factor = downscale(frame, options.work_long_side, sample_odd=True)
     quad, _ = best_quad(small, options.finder)
     return (None if quad is None else to_full(quad, factor)), factor
 
