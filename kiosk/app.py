@@ -333,8 +333,11 @@ class KioskApp(App):
         self.notifier = Notifier()
         if not self.notifier.enabled:
             return
-        Clock.schedule_once(lambda _dt: self.notifier.ready(f"showing {self.shown.screen if self.shown else '?'}"),
-                            0)
+        # a stand-in host (kiosk.start_failure) names why it serves nobody: `systemctl status` shows it
+        status = getattr(self.host, "systemd_status", "")
+        Clock.schedule_once(
+            lambda _dt: self.notifier.ready(status or f"showing {self.shown.screen if self.shown else '?'}"), 0
+        )
         interval = watchdog_interval()
         if interval:
             Clock.schedule_interval(lambda _dt: self.notifier.watchdog(), interval)
@@ -928,25 +931,40 @@ def run_app(
     if orientation:
         settings = UiSettings(**{**settings.__dict__, "orientation": orientation})
     runtime = None
+    failed = None  # kiosk.start_failure.StartFailureHost when the runtime refused to start
     if host is None and not demo:
         from kiosk.host import attach_runtime_services
         from kiosk.runtime import KioskRuntime
+        from kiosk.start_failure import EXPECTED_START_ERRORS, StartFailureHost
 
-        runtime = KioskRuntime(cfg).start()
-        host = attach_runtime_services(runtime.host, runtime, cfg.name)
-        devices = runtime.trackers()
-        if settings.required_devices is None:
-            settings = UiSettings(**{**settings.__dict__, "required_devices": runtime.required_devices()})
+        try:
+            runtime = KioskRuntime(cfg).start()
+        except EXPECTED_START_ERRORS as exc:  # out of service on screen, not a crash loop (see the module)
+            host = failed = StartFailureHost.for_config(cfg, exc)
+        else:
+            host = attach_runtime_services(runtime.host, runtime, cfg.name)
+            devices = runtime.trackers()
+            if settings.required_devices is None:
+                settings = UiSettings(**{**settings.__dict__, "required_devices": runtime.required_devices()})
     try:
         configure_kivy(
             ui_theme.window_size(settings.orientation), fullscreen=fullscreen, touch_input=settings.touch_input
         )
         app = KioskApp(host or DemoHost(), settings, devices=devices)
         _stop_on_sigterm(app)
+        if failed is not None:
+            failed.on_recovered = lambda: Clock.schedule_once(lambda _dt: app.stop(), 0)
+            failed.start()
         app.run()
     except KeyboardInterrupt:  # Ctrl-C in the terminal of `make run`: close everything below
         log.info("interrupted")
     finally:
         if runtime is not None:
             runtime.close()
+        if failed is not None:
+            failed.stop()
+    if failed is not None and failed.recovered:
+        from kiosk.start_failure import RESTART_EXIT_CODE
+
+        return RESTART_EXIT_CODE  # systemd (Restart=always) starts the normal app
     return 0

@@ -20,10 +20,12 @@ class OutOfServiceBody(ScreenBody):
             if d.get("detail"):
                 line += f" ({d['detail']})"
             lines.append(line)
+        if p.get("staff_reason"):  # the kiosk could not start (kiosk.start_failure): a category, no details
+            lines.append(app.tr("oos.staff_reason", reason=app.tr(p["staff_reason"])))
         ids.reasons.text = "\n".join(lines)
         services = "、".join(app.tr(f"service.{s}") for s in p.get("services", []))
         ids.services.text = app.tr("oos.services", services=services) if services else ""
-        ids.come_back.text = app.tr("oos.come_back")
+        ids.come_back.text = app.tr(p.get("come_back") or "oos.come_back")
 
 
 class OutOfServiceScreen(KioskScreen):
