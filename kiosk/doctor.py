@@ -13,6 +13,7 @@ import stat
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from devices.errors import KioskError
 from kiosk.config import KioskConfig
@@ -102,12 +103,29 @@ def check_database(cfg: KioskConfig) -> list[Finding]:
             version = con.execute("PRAGMA user_version").fetchone()[0]
         finally:
             con.close()
-    except sqlite3.Error as exc:
-        return [Finding("database", False, f"{path}: {exc}", "check the disk; restore the database from backup")]
+    except sqlite3.Error as exc:  # e.g. its header overwritten: "file is not a database"
+        return [Finding("database", False, f"{path}: {exc}", unopenable_fix(path))]
     found = [Finding("database", result == "ok", f"{path}: integrity {result}, schema {version}",
                      "" if result == "ok" else restore_hint(path))]
     found.extend(_check_store_contents(cfg))
     return found
+
+
+def unopenable_fix(db: Path) -> str:
+    """What to do about a database SQLite cannot open at all, naming the newest backup to restore.
+
+    The damaged file is moved aside, never deleted: it is evidence, and rows the backup lacks may
+    still be read out of it by someone with time and tools.
+    """
+    from locker.integrity import BACKUP_DIR, newest_backup, restore_hint
+
+    backup = newest_backup(db.parent / BACKUP_DIR)
+    if backup is None:
+        return "check the disk; " + restore_hint(db)
+    return (
+        f"check the disk; stop the kiosk (systemctl stop kiosk), keep the damaged file (mv {db} {db}.damaged, "
+        f"and its -wal likewise), copy the newest backup {backup} to {db}, start it again; then `kiosk audit verify`"
+    )
 
 
 def _check_store_contents(cfg: KioskConfig) -> list[Finding]:

@@ -26,12 +26,14 @@ stays on screen until staff fix it and restart the service.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import sqlite3
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from devices.errors import KioskError
@@ -58,6 +60,11 @@ class StartFailure:
     message: str
     error: str  # the exception class, for the log and the alert
     transient: bool
+    fix: str = ""  # for a database SQLite cannot open: the newest backup to restore (its message lacks it)
+
+    @property
+    def log_line(self) -> str:
+        return f"({self.kind}, {self.error}): {self.message}" + (f" — to fix: {self.fix}" if self.fix else "")
 
     @property
     def status(self) -> str:
@@ -74,6 +81,16 @@ def _chain(exc: BaseException) -> list[BaseException]:
         seen.append(current)
         current = current.__cause__ or current.__context__
     return seen
+
+
+def with_fix(failure: StartFailure, data_dir: Path | None) -> StartFailure:
+    """A damaged database's failure with the fix `kiosk doctor` names (the newest backup, the file kept)."""
+    if failure.kind != "database" or data_dir is None or failure.fix:
+        return failure
+    from kiosk.doctor import unopenable_fix
+    from locker.store import DB_NAME
+
+    return dataclasses.replace(failure, fix=unopenable_fix(data_dir / DB_NAME))
 
 
 def classify(exc: BaseException) -> StartFailure:
@@ -109,8 +126,10 @@ class StartFailureHost:
         kiosk_name: str = "kiosk",
         notifier: Notifier | None = None,
         retry_s: float | None = None,
+        data_dir: Path | None = None,
     ) -> None:
-        self.failure = failure
+        self.data_dir = data_dir
+        self.failure = with_fix(failure, data_dir)
         self.recheck = recheck
         self.urls = list(urls)
         self.kiosk_name = kiosk_name
@@ -127,8 +146,10 @@ class StartFailureHost:
     @classmethod
     def for_config(cls, cfg: Any, exc: BaseException) -> StartFailureHost:
         """Log the failure at CRITICAL and build the host that re-checks ``cfg``'s runtime."""
-        failure = classify(exc)
-        log.critical("the kiosk could not start (%s, %s): %s", failure.kind, failure.error, failure.message)
+        store = getattr(cfg, "store", None)
+        data_dir = Path(store.data_dir) if getattr(store, "data_dir", None) else None
+        failure = with_fix(classify(exc), data_dir)
+        log.critical("the kiosk could not start %s", failure.log_line)
         log.debug("start failure", exc_info=exc)
         if failure.transient:
             log.warning("start failure may be transient: re-checking every %.0f s", RETRY_S)
@@ -140,7 +161,7 @@ class StartFailureHost:
 
         alerts = getattr(cfg, "alerts", None)
         return cls(failure, recheck=recheck, urls=list(getattr(alerts, "urls", ()) or ()),
-                   kiosk_name=str(getattr(cfg, "name", "kiosk")))
+                   kiosk_name=str(getattr(cfg, "name", "kiosk")), data_dir=data_dir)
 
     # -- FlowHost ---------------------------------------------------------------------------------
     def _view(self) -> View:
@@ -215,7 +236,7 @@ class StartFailureHost:
         self.alert_result = self._alert(
             "kiosk.start_failed",
             f"{self.kiosk_name}: out of service, the kiosk could not start ({f.kind})",
-            f"kiosk.start_failed: {f.message}\n({f.error}; "
+            f"kiosk.start_failed: {f.message}\n" + (f"To fix: {f.fix}\n" if f.fix else "") + f"({f.error}; "
             + (f"re-checked every {self.retry_s:.0f} s" if f.transient else "stays out of service until fixed")
             + "; `kiosk doctor` names the fix)",
         )
@@ -227,10 +248,9 @@ class StartFailureHost:
                 assert self.recheck is not None
                 self.recheck()
             except EXPECTED_START_ERRORS as exc:
-                failure = classify(exc)
+                failure = with_fix(classify(exc), self.data_dir)
                 if failure != self.failure:
-                    log.critical("the kiosk still cannot start (%s, %s): %s", failure.kind, failure.error,
-                                 failure.message)
+                    log.critical("the kiosk still cannot start %s", failure.log_line)
                     self.failure = failure
                     self.notifier.status(failure.status)
                     self.publisher.publish(self._view())

@@ -27,6 +27,7 @@ import pytest
 from runtime_support import ROOT, write_config
 
 from kiosk.config import load_config
+from locker.integrity import backup_database
 from locker.store import DB_NAME, Store
 
 SCRIPT = ROOT / "tests" / "ui_support" / "start_failure_run.py"
@@ -122,6 +123,7 @@ def status_lines(notify: NotifySocket) -> list[list[str]]:
 def test_a_database_with_its_header_overwritten_shows_out_of_service(tmp_path: Path, alerts: AlertReceiver) -> None:
     config, cfg = kiosk_with_data(tmp_path, alerts.url)
     db = cfg.store.data_dir / DB_NAME
+    backup = backup_database(db)  # as every sound start makes one
     with db.open("r+b") as f:  # "SQLite format 3\0" and the page size gone: nothing can open it
         f.write(b"\xde\xad\xbe\xef" * 25)
     before = digest(cfg.store.data_dir)
@@ -137,6 +139,7 @@ def test_a_database_with_its_header_overwritten_shows_out_of_service(tmp_path: P
     assert str(db) not in seen["zh"] + seen["en"]  # paths and messages stay in the log
     critical = [line for line in log.splitlines() if " CRITICAL " in line]
     assert critical and "file is not a database" in critical[0] and str(db) in critical[0], log
+    assert str(backup) in critical[0] and f"{db}.damaged" in critical[0]  # the fix: restore, keep the file
     assert "Traceback" not in log
 
     ready = [m for m in notify.received() if "READY=1" in m]
@@ -147,7 +150,13 @@ def test_a_database_with_its_header_overwritten_shows_out_of_service(tmp_path: P
     assert len(alerts.received) == 1, alerts.received
     alert = alerts.received[0]
     assert "kiosk.start_failed" in alert["message"] and "file is not a database" in alert["message"]
-    assert "could not start" in alert["title"]
+    assert "could not start" in alert["title"] and str(backup) in alert["message"]
+
+    doctor = subprocess.run([sys.executable, "-m", "kiosk.cli", "--config", str(config), "doctor", "--no-devices"],
+                            cwd=ROOT, capture_output=True, text=True, timeout=120)
+    line = next(ln for ln in doctor.stdout.splitlines() if ln.startswith("FAIL database"))
+    assert "file is not a database" in line and doctor.returncode != 0
+    assert f"copy the newest backup {backup} to {db}" in doctor.stdout, doctor.stdout
 
     assert digest(cfg.store.data_dir) == before  # the damaged file kept as it was: evidence, restore source
 
