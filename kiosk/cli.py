@@ -416,6 +416,18 @@ def cmd_release(cfg: KioskConfig, args: argparse.Namespace) -> int:
         return 1 if problems else 0
     before = args.release_command == "selfcheck"
     problems = selfcheck(cfg, root=args.root, copy=before, imports=not args.no_imports)
+    if not before:  # ExecStartPost of kiosk.service, after the app's READY=1
+        from kiosk.start_failure import read_marker
+
+        if not releases.Layout(args.root).pending_file.exists():
+            # nothing to confirm: a damaged database is the app's to show (out of service, alert), and
+            # failing here would make systemd kill that screen and crash-loop (kiosk.start_failure)
+            for problem in problems:
+                print(f"WARN {problem}")
+            return releases.main(["--root", args.root, "confirm"])
+        failed = read_marker()
+        if failed:  # a new release whose app did not start is not healthy: the guard rolls it back
+            problems.append(f"the app did not start: {failed}")
     for problem in problems:
         print(f"FAIL {problem}")
     if problems:

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import sqlite3
 import threading
 import time
@@ -50,6 +51,22 @@ RETRY_S = 30.0  # how often a transient failure is re-checked
 RESTART_EXIT_CODE = 75  # EX_TEMPFAIL: the re-check passed; systemd's Restart=always starts the normal app
 HELP_ALERT_EVERY_S = 60.0  # presses of 一键呼叫 on the stand-in screen: at most one alert a minute
 STEP = "start_failed"
+MARKER = "start-failed"  # in $RUNTIME_DIRECTORY (/run/kiosk): `kiosk release confirm` must not confirm this start
+
+
+def marker_path() -> Path | None:
+    """Where the app says it is up but did not start: systemd's RuntimeDirectory, emptied at every stop."""
+    runtime_dir = os.environ.get("RUNTIME_DIRECTORY", "").split(":")[0]
+    return Path(runtime_dir) / MARKER if runtime_dir else None
+
+
+def read_marker() -> str | None:
+    """The STATUS line of a start that failed in this service run, or None (started, or not under systemd)."""
+    path = marker_path()
+    try:
+        return path.read_text(encoding="utf-8").strip() if path is not None else None
+    except OSError:
+        return None
 
 
 @dataclass(frozen=True)
@@ -198,7 +215,8 @@ class StartFailureHost:
 
     # -- life cycle -------------------------------------------------------------------------------
     def start(self) -> StartFailureHost:
-        """The staff alert (one attempt) and, for a transient failure, the re-check loop."""
+        """The marker for `kiosk release confirm`, the staff alert (one attempt), the re-check loop."""
+        self._write_marker()
         if self.urls:
             self._spawn("start-failed-alert", self._start_alert)
         else:
@@ -212,6 +230,20 @@ class StartFailureHost:
         self._stop.set()
         for t in self._threads:
             t.join(timeout=10)
+        path = marker_path()
+        if path is not None:
+            path.unlink(missing_ok=True)
+
+    def _write_marker(self) -> None:
+        """Why: READY=1 now comes from an app that serves nobody, and ExecStartPost's `kiosk release
+        confirm` must not take that for a healthy new release (the guard rolls back an unconfirmed one)."""
+        path = marker_path()
+        if path is None:
+            return
+        try:
+            path.write_text(self.failure.status + "\n", encoding="utf-8")
+        except OSError as exc:
+            log.error("cannot write %s: %s", path, exc)
 
     def _spawn(self, name: str, target: Callable[[], None]) -> None:
         t = threading.Thread(target=target, name=name, daemon=True)
@@ -253,6 +285,7 @@ class StartFailureHost:
                     log.critical("the kiosk still cannot start %s", failure.log_line)
                     self.failure = failure
                     self.notifier.status(failure.status)
+                    self._write_marker()
                     self.publisher.publish(self._view())
                 if not failure.transient:
                     return  # now a failure that needs staff: stay on screen

@@ -15,6 +15,7 @@ import hashlib
 import http.server
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -101,8 +102,9 @@ def digest(folder: Path) -> dict[str, str]:
 def start_app(tmp: Path, config: Path, *extra: str) -> tuple[subprocess.Popen[str], Path, NotifySocket]:
     notify = NotifySocket(tmp / "notify.sock")
     seen = tmp / "seen.json"
+    (tmp / "run").mkdir()
     env = {**os.environ, "PYTHONPATH": str(ROOT), "SDL_VIDEODRIVER": "offscreen", "KIVY_NO_ARGS": "1",
-           "NOTIFY_SOCKET": str(tmp / "notify.sock")}
+           "NOTIFY_SOCKET": str(tmp / "notify.sock"), "RUNTIME_DIRECTORY": str(tmp / "run")}
     proc = subprocess.Popen([sys.executable, str(SCRIPT), str(config), str(seen), *extra], cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     return proc, seen, notify
@@ -159,6 +161,8 @@ def test_a_database_with_its_header_overwritten_shows_out_of_service(tmp_path: P
     assert f"copy the newest backup {backup} to {db}" in doctor.stdout, doctor.stdout
 
     assert digest(cfg.store.data_dir) == before  # the damaged file kept as it was: evidence, restore source
+    assert seen["marker"] == status[len("STATUS="):]  # for `kiosk release confirm` while it runs
+    assert not (tmp_path / "run" / "start-failed").exists()  # and gone when the app stopped
 
 
 @pytest.mark.timeout(180)
@@ -248,3 +252,46 @@ def test_start_failures_are_sorted_into_what_staff_must_do() -> None:
     assert storage.kind == "storage" and storage.transient
     assert classify(raised(StoreError("unable"), sqlite3.OperationalError("unable to open database file"))).transient
     assert not classify(raised(ConfigError("demo staff account"))).transient
+
+
+def release_confirm(config: Path, dest: Path, run_dir: Path) -> subprocess.CompletedProcess[str]:
+    """kiosk.service's ExecStartPost, against a staging root (DESTDIR) holding the release state."""
+    return subprocess.run(
+        [sys.executable, "-m", "kiosk.cli", "--config", str(config), "release", "confirm", "--no-imports",
+         "--root", str(dest)],
+        cwd=ROOT, capture_output=True, text=True, timeout=120, env={**os.environ, "RUNTIME_DIRECTORY": str(run_dir)},
+    )
+
+
+def test_release_confirm_leaves_the_out_of_service_screen_up_but_never_confirms_a_release_that_did_not_start(
+    tmp_path: Path,
+) -> None:
+    """ExecStartPost failing makes systemd kill the app: only a pending release that did not start may fail it."""
+    config, cfg = kiosk_with_data(tmp_path)
+    live = Path(str(tmp_path / "root") + str(cfg.store.data_dir)) / DB_NAME  # the database as --root sees it
+    live.parent.mkdir(parents=True)
+    shutil.copy2(cfg.store.data_dir / DB_NAME, live)
+    with live.open("r+b") as f:
+        f.write(b"\xde\xad\xbe\xef" * 25)
+    dest, run_dir = tmp_path / "root", tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "start-failed").write_text("OUT OF SERVICE: start failed (database): file is not a database\n")
+
+    ordinary = release_confirm(config, dest, run_dir)  # an ordinary boot: nothing pending
+    assert ordinary.returncode == 0, ordinary.stdout + ordinary.stderr
+    assert "WARN database" in ordinary.stdout and "file is not a database" in ordinary.stdout
+
+    (dest / "opt/kiosk/releases/0.9.1").mkdir(parents=True)
+    (dest / "opt/kiosk/current").symlink_to("releases/0.9.1")
+    pending = dest / "var/lib/kiosk/release-pending.json"
+    pending.parent.mkdir(parents=True)
+    pending.write_text(json.dumps({"release": "0.9.1", "from": "0.9.0", "starts": 1}))
+    (live.parent / DB_NAME).write_bytes((cfg.store.data_dir / DB_NAME).read_bytes())  # a sound database…
+    refused = release_confirm(config, dest, run_dir)  # …but the new release's app did not start (the marker)
+    assert refused.returncode == 1 and "the app did not start: OUT OF SERVICE" in refused.stdout, refused.stdout
+    assert pending.exists()  # still pending: the guard rolls it back after its starts
+
+    (run_dir / "start-failed").unlink()  # the app started
+    confirmed = release_confirm(config, dest, run_dir)
+    assert confirmed.returncode == 0 and "release 0.9.1 confirmed" in confirmed.stdout, confirmed.stdout
+    assert not pending.exists()

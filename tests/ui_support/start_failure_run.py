@@ -54,7 +54,8 @@ def main() -> int:
             return True  # the alert attempt decides the last line ("staff have been notified"): drawn yet?
         if "zh" not in seen:
             seen.update(screen=app.shown.screen.value, step=app.shown.step, host=type(host).__name__,
-                        alert_result=getattr(host, "alert_result", None))
+                        alert_result=getattr(host, "alert_result", None),
+                        marker=kiosk.start_failure.read_marker())  # what `kiosk release confirm` reads
             seen["zh"] = uikit.texts(app.sm.current_screen)
             app.toggle_language()
             return True  # the next frame draws it
