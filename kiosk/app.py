@@ -954,7 +954,7 @@ def run_app(
         _stop_on_sigterm(app)
         if failed is not None:
             failed.on_recovered = lambda: Clock.schedule_once(lambda _dt: app.stop(), 0)
-            failed.start()
+            Clock.schedule_once(lambda _dt: failed.start(), 0)  # after build(): the app sees every View it publishes
         app.run()
     except KeyboardInterrupt:  # Ctrl-C in the terminal of `make run`: close everything below
         log.info("interrupted")
