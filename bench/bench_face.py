@@ -155,7 +155,7 @@ class LoadRun:
     wall_s: float  # first frame taken → decision; inf when none within LOAD_LIMIT_S
     with_open_s: float  # the same from the start of the step (session opened, card photo encoded)
     accepted: bool
-    reason: str  # the decision's reject reason, "" when accepted, "none" without a decision
+    reason: str  # the decision's reject reason, "" when accepted, "no decision …" without one
     judged: int  # frames the worker judged
     loadavg: float  # 1-minute load average when the run started
 
@@ -194,7 +194,7 @@ def _time_to_decision_under_load(
             reason = "" if decision.reason is None else decision.reason.name.lower()
             return LoadRun(end - frames.t0, end - started, decision.accepted, reason, decision.frames, load)
         except (KioskError, FaceWorkerTimeout):  # starved past the limit: the worker was stopped
-            return LoadRun(math.inf, math.inf, False, "none", 0, load)
+            return LoadRun(math.inf, math.inf, False, f"no decision in {LOAD_LIMIT_S:.0f} s", 0, load)
         finally:
             timer.cancel()
             for p in procs:
@@ -315,8 +315,8 @@ def section() -> str:
 
     kiosk_priority = FaceConfig().worker_nice  # what the kiosk runs unless kiosk.toml says otherwise
     # the rows take turns, round by round, so that a busy spell of the shared machine falls on all of them
-    rows_spec = [(label, priority, hogs, rounds) for priority, rounds, label in (
-        (kiosk_priority, LOAD_ROUNDS, "kiosk default"), ("idle", ROUNDS, "SCHED_IDLE")) for hogs in (1, 2)]
+    kinds = ((kiosk_priority, LOAD_ROUNDS, "kiosk default"), ("idle", ROUNDS, "comparison, the setting before"))
+    rows_spec = [(label, priority, hogs, rounds) for priority, rounds, label in kinds for hogs in (1, 2)]
     load_runs: dict[int, list[LoadRun]] = {i: [] for i in range(len(rows_spec))}
     for n in range(LOAD_ROUNDS):
         for i, (_, priority, hogs, rounds) in enumerate(rows_spec):
