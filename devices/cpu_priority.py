@@ -16,10 +16,11 @@ median of 10.6 s (more than 20 s in one run of three), against 0.8 s at nice 0 (
 so it runs at a configured nice value (``[face] worker_nice``, 0 by default) and ``SCHED_IDLE``
 stays selectable (``worker_nice = "idle"``): ``set_process_priority``. What that costs the face
 screen was measured on a machine busy with other programs: p99 frame interval 1.0-1.4× the preview
-alone at nice 0 (1.6× with a busy loop too) against about 1.0× at ``SCHED_IDLE``. So the kiosk's
-unit also starts the app at ``Nice=-5``: the screen outranks the face worker and every other
-program (1.06× there, and the preview alone twice as smooth under the same load); the worker
-lowers itself to its setting, which needs no privilege.
+alone at nice 0 (1.6× with a busy loop too) against 0.9-1.05× at ``SCHED_IDLE``. So the worker
+is one thread (OpenCV's pool off: its share of a frame is under a millisecond), and the kiosk's
+unit starts the app at ``Nice=-5``: the screen outranks the face worker and every other program
+(1.06× and 1.27× in two runs; nice values weigh CPU shares, they are no strict order like
+``SCHED_IDLE``); the worker lowers itself to its setting, which needs no privilege.
 
 On Linux the policy and the nice value belong to a *thread*, so ``make_this_thread_background``
 changes only the calling thread (and threads it starts later), never the Kivy thread that called
