@@ -9,18 +9,20 @@ screen leaves (measured in ``bench/bench_ui.py``: 1.6× the p99 frame interval w
 nice 0 or 5 on a thread of the app, 1.1× with this).
 
 The face check is different: a resident stands in front of the camera and waits for it. At
-``SCHED_IDLE`` any program at normal priority that keeps one core busy (an update unpacking, a
-log rotation, a runaway process) starves it: beside one busy loop on 2 cores the decision took a
-median of 10.6 s (more than 20 s in one run of three), against 0.8 s at nice 0 (BENCHMARKS.md,
-"Face check"). It needs about 0.4 s of CPU per decision and is blocked on its pipe between checks,
-so it runs at a configured nice value (``[face] worker_nice``, 0 by default) and ``SCHED_IDLE``
-stays selectable (``worker_nice = "idle"``): ``set_process_priority``. What that costs the face
-screen was measured on a machine busy with other programs: p99 frame interval 1.0-1.4× the preview
-alone at nice 0 (1.6× with a busy loop too) against 0.9-1.05× at ``SCHED_IDLE``. So the worker
-is one thread (OpenCV's pool off: its share of a frame is under a millisecond), and the kiosk's
-unit starts the app at ``Nice=-5``: the screen outranks the face worker and every other program
-(1.06× and 1.27× in two runs; nice values weigh CPU shares, they are no strict order like
-``SCHED_IDLE``); the worker lowers itself to its setting, which needs no privilege.
+``SCHED_IDLE`` any program at normal priority that keeps a core busy (an update unpacking, a log
+rotation, a runaway process) starves it: beside a busy loop on each of 2 cores no decision came
+within 20 s, and beside one busy loop while other programs also ran it took 10.6 s (median); at
+nice 0 the card holder was accepted in 0.81 s (median) beside one or two busy loops
+(BENCHMARKS.md, "Face check"). It needs about 0.4 s of CPU per decision and is blocked on its pipe
+between checks, so it runs at a configured nice value (``[face] worker_nice``, 0 by default) and
+``SCHED_IDLE`` stays selectable (``worker_nice = "idle"``): ``set_process_priority``. What that
+costs the face screen, measured in five runs on a machine busy with other programs: the preview's
+p99 frame interval with the worker at nice 0 was 1.06-1.48× the one with the worker at
+``SCHED_IDLE`` in the same run. So the worker is one thread (OpenCV's pool off: its share of a
+frame is under a millisecond), and the kiosk's unit starts the app at ``Nice=-5``, so the screen
+outranks the face worker and every other program (0.95-1.20× in three runs; nice values weigh CPU
+shares, they are no strict order like ``SCHED_IDLE``); the worker lowers itself to its setting,
+which needs no privilege.
 
 On Linux the policy and the nice value belong to a *thread*, so ``make_this_thread_background``
 changes only the calling thread (and threads it starts later), never the Kivy thread that called

@@ -89,7 +89,7 @@ def test_by_default_the_worker_judges_at_normal_priority(
     worker: FaceWorker, obama_card: np.ndarray, blink_frames: list[np.ndarray]
 ) -> None:
     """A resident waits for the face check: a busy program at normal priority must not starve it
-    (at SCHED_IDLE one busy loop stalled it for 10 s to more than 20 s, BENCHMARKS.md "Face check")."""
+    (at SCHED_IDLE busy loops stalled it for 10 s to more than 20 s, BENCHMARKS.md "Face check")."""
     assert FaceConfig().worker_nice == 0
     with worker.open_session(obama_card) as session:
         assert run(session, blink_frames)[-1].state is FaceState.ACCEPTED
