@@ -30,10 +30,12 @@ def enrol_with_noise(rig: Rig, garbled: int) -> threading.Thread:
     def act() -> None:
         sim.ctl_place(finger="zhang-right-index")
         wait_until(lambda: sim.buffers[1] is not None, what="first capture")
+        # Lift at once (the rig gives 5 s to lift: a busy test machine must not turn this into a
+        # "finger not lifted" retry), then garble the answers to the polls that follow.
+        sim.ctl_lift()
         sim.ctl_corrupt(count=garbled)  # the next answers arrive garbled
         polls = sim.empty_polls
-        sim.ctl_lift()
-        wait_until(lambda: sim.empty_polls > polls or flow_done.is_set(), what="lift seen")
+        wait_until(lambda: sim.empty_polls > polls or flow_done.is_set(), 30, what="lift seen")
         sim.ctl_place(finger="zhang-right-index")
 
     flow_done = threading.Event()
