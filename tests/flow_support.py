@@ -276,19 +276,39 @@ def staff_log_in(flow: StaffPickupFlow) -> None:
     wait_step(flow, "pickups")
 
 
+def deposit_to_fingerprint(rig: Rig, flow: DepositFlow) -> Resident:
+    """A deposit from "start" to the fingerprint step: card in, "is this you?" confirmed, face accepted."""
+    person = Resident(rig)
+    press(flow, "start")
+    person.place_card()
+    confirm_identity(flow)
+    wait_until(lambda: flow.state == "fingerprint", 30, "face accepted")
+    return person
+
+
+def deposit_to_guide(rig: Rig, flow: DepositFlow) -> Resident:
+    """A deposit from "start" to the service guide: as ``deposit_to_fingerprint``, then two finger presses."""
+    person = deposit_to_fingerprint(rig, flow)
+    person.enrol_finger()
+    wait_step(flow, "guide")
+    return person
+
+
+def place_result(rig: Rig, staff: StaffPickupFlow, case_code: str) -> None:
+    """Staff put a case's result into the medium compartment M01 and shut its door; back at the list."""
+    press(staff, "result", case_code=case_code, size="medium")
+    wait_until(lambda: rig.open_doors() == [[0, 2]], 5, "result door open")
+    Resident(rig).close_door("M01")
+    wait_step(staff, "pickups")
+
+
 def deposit_to_receipt(rig: Rig, flow: DepositFlow) -> str:
     """A resident's whole deposit, from "start" to the receipt screen; returns the compartment used.
 
     Card, "is this you?", face, two finger presses, the service's first paper captured and its 容缺
     photo skipped, a small compartment, the door shut once the kiosk saw it open.
     """
-    person = Resident(rig)
-    press(flow, "start")
-    person.place_card()
-    confirm_identity(flow)
-    wait_until(lambda: flow.state == "fingerprint", 30, "face accepted")
-    person.enrol_finger()
-    wait_step(flow, "guide")
+    person = deposit_to_guide(rig, flow)
     choose_service_and_scan(flow)
     press(flow, "small")
     wait_step(flow, "door")

@@ -8,7 +8,7 @@ import time
 import pytest
 from flow_support import STAFF_BADGE as BADGE
 from flow_support import STAFF_PIN as PIN
-from flow_support import Resident, Rig, deposit_to_receipt, press, staff_log_in, wait_step, wait_until
+from flow_support import Resident, Rig, deposit_to_receipt, place_result, press, staff_log_in, wait_step, wait_until
 from pcsc_support import BADGE_READER, PCSCD, PCSCD_STACK, SKIP_REASON
 
 from devices.pcsc import CardWatcher, PcscError, PcscReader, VirtualCardSimulator
@@ -106,10 +106,7 @@ def test_results_back_fetched_with_pickup_code_and_fingerprint(rig: Rig) -> None
     case_code, pickup, compartment = deposit_one(rig)
     staff = rig.staff()
     collect(rig, staff, case_code, compartment)
-    press(staff, "result", case_code=case_code, size="medium")
-    wait_until(lambda: rig.open_doors() == [[0, 2]], 5, "result door open")
-    Resident(rig).close_door("M01")
-    wait_step(staff, "pickups")
+    place_result(rig, staff, case_code)
     assert staff.view.message == "staff.result_placed"
     assert rig.store.submissions.get_case(case_code).state is CaseState.RESULT_READY
     press(staff, "done")

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from flow_support import Resident, Rig, choose_service_and_scan, confirm_identity, press, wait_step, wait_until
+from flow_support import Rig, choose_service_and_scan, deposit_to_guide, press, wait_step
 from runtime_support import write_config
 
 from devices.lockerboard import LockerBus, LockerSimulator
@@ -53,13 +53,7 @@ def test_a_board_dying_before_the_door_opens_gives_the_resident_a_door_on_the_li
 ) -> None:
     sim, svc = two_boards
     flow = rig.deposit(lockers=svc)
-    person = Resident(rig)
-    press(flow, "start")
-    person.place_card()
-    confirm_identity(flow)
-    wait_until(lambda: flow.state == "fingerprint", 30, "face accepted")
-    person.enrol_finger()
-    wait_step(flow, "guide")
+    deposit_to_guide(rig, flow)
     choose_service_and_scan(flow)
     assert flow.view.params["free"]["small"] == 2  # the poller has not noticed anything yet
     sim.ctl_power(0, on=False)

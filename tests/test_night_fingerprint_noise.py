@@ -10,17 +10,14 @@ from __future__ import annotations
 
 import threading
 
-from flow_support import Resident, Rig, confirm_identity, press, wait_step, wait_until
+from flow_support import Rig, deposit_to_fingerprint, wait_step, wait_until
 
 from flows.machine import ENDED
 
 
 def to_fingerprint(rig: Rig):  # type: ignore[no-untyped-def]
     flow = rig.deposit()
-    press(flow, "start")
-    Resident(rig).place_card()
-    confirm_identity(flow)
-    wait_until(lambda: flow.state == "fingerprint", 30, "face accepted")
+    deposit_to_fingerprint(rig, flow)
     return flow
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 
 import pytest
-from flow_support import SERVICE, Resident, Rig, confirm_identity, press, wait_step, wait_until
+from flow_support import SERVICE, Resident, Rig, deposit_to_guide, place_result, press, wait_step, wait_until
 
 import contract
 from flows.deposit import DepositFlow
@@ -37,13 +37,7 @@ def test_masking_and_acceptance() -> None:
 def _deposit(rig: Rig, flow: DepositFlow, phone_actions: list[tuple[str, dict]],
              said: list[str] | None = None) -> tuple[str, str]:
     """A whole deposit with the phone step's presses in between; ``said`` collects what the step said."""
-    person = Resident(rig)
-    press(flow, "start")
-    person.place_card()
-    confirm_identity(flow)
-    wait_until(lambda: flow.state == "fingerprint", 30, "face accepted")
-    person.enrol_finger()
-    wait_step(flow, "guide")
+    person = deposit_to_guide(rig, flow)
     press(flow, "choose", service_id=SERVICE)
     wait_step(flow, "documents")
     press(flow, "capture")
@@ -133,10 +127,7 @@ def test_a_result_pickup_ends_with_the_rating_and_a_time_out_still_collects(rig:
     case_code, pickup, compartment = deposit_one(rig)
     staff = rig.staff()
     collect(rig, staff, case_code, compartment)
-    press(staff, "result", case_code=case_code, size="medium")
-    wait_until(lambda: rig.open_doors() == [[0, 2]], 5, "result door open")
-    Resident(rig).close_door("M01")
-    wait_step(staff, "pickups")
+    place_result(rig, staff, case_code)
     press(staff, "done")
 
     store = ResidentStore(rig.store.db, rig.store.submissions.cipher)

@@ -12,7 +12,17 @@ import sys
 from pathlib import Path
 
 import pytest
-from flow_support import STAFF_BADGE, STAFF_PIN, Resident, Rig, deposit_to_receipt, press, wait_step, wait_until
+from flow_support import (
+    STAFF_BADGE,
+    STAFF_PIN,
+    Resident,
+    Rig,
+    deposit_to_receipt,
+    place_result,
+    press,
+    wait_step,
+    wait_until,
+)
 
 from devices.idcard.sample_cards import LI_SI, ZHANG_SAN
 from devices.relay import LcusRelay, RelaySimulator
@@ -127,10 +137,7 @@ def test_whole_deposit_pickup_and_door_entry_at_debug_leak_nothing(
     Resident(rig).close_door(compartment)
     wait_until(lambda: compartment not in [c.id for c in rig.lockers.holding()], 5, "compartment emptied")
     press(staff, "collected", case_code=case_code)
-    press(staff, "result", case_code=case_code, size="medium")
-    wait_until(lambda: rig.open_doors() == [[0, 2]], 5, "result door open")
-    Resident(rig).close_door("M01")
-    wait_step(staff, "pickups")
+    place_result(rig, staff, case_code)
     press(staff, "done")
 
     # The resident fetches the result with the pickup code (one wrong code first) and the finger.
