@@ -15,14 +15,6 @@ from kiosk.sync.enrol import enrol
 from locker.resident import ResidentStore
 
 
-@pytest.fixture(scope="module")
-def backoffice(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backoffice]:
-    bo = Backoffice(tmp_path_factory.mktemp("backoffice"))
-    bo.start()
-    yield bo
-    bo.close()
-
-
 @pytest.fixture
 def kiosk(tmp_path: Path, backoffice: Backoffice) -> Iterator[Kiosk]:
     code = backoffice.new_kiosk("qidu-phone")

@@ -14,15 +14,6 @@ import contract
 from kiosk.sync.enrol import enrol
 from kiosk.sync.status import findings
 
-
-@pytest.fixture(scope="module")
-def backoffice(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backoffice]:
-    bo = Backoffice(tmp_path_factory.mktemp("backoffice"))
-    bo.start()
-    yield bo
-    bo.close()
-
-
 _kiosks = iter(range(1, 1000))
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -16,14 +15,6 @@ from sync_support import REPO, Backoffice, TlsFront, deposit, kiosk_at, self_sig
 from kiosk.sync.credential import credential_path, load_credential, save_credential
 from kiosk.sync.enrol import enrol
 from kiosk.sync.errors import Unreachable
-
-
-@pytest.fixture(scope="module")
-def backoffice(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backoffice]:
-    bo = Backoffice(tmp_path_factory.mktemp("backoffice"))
-    bo.start()
-    yield bo
-    bo.close()
 
 
 def kiosk_cmd(config: Path, *args: str) -> subprocess.CompletedProcess[str]:

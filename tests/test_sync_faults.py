@@ -22,15 +22,6 @@ from kiosk.sync.status import findings
 from locker.outbox import Outbox
 from locker.retention import DAY, RetentionJob
 
-
-@pytest.fixture(scope="module")
-def backoffice(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backoffice]:
-    bo = Backoffice(tmp_path_factory.mktemp("backoffice"))
-    bo.start()
-    yield bo
-    bo.close()
-
-
 _ids = iter(range(1, 1000))
 
 
