@@ -318,8 +318,9 @@ def deposit_to_receipt(rig: Rig, flow: DepositFlow) -> str:
     return compartment
 
 
-def choose_service_and_scan(flow: DepositFlow) -> None:
-    """From the guide to the size choice: the service chosen, its first paper captured, the 容缺 photo skipped."""
+def choose_service_and_scan(flow: DepositFlow, then: str = "size") -> None:
+    """From the guide to the step after the papers (the size choice, or ``then``: the phone step where
+    it is asked): the service chosen, its first paper captured, the 容缺 photo skipped."""
     press(flow, "choose", service_id=SERVICE)
     wait_step(flow, "documents")
     press(flow, "capture")
@@ -327,4 +328,4 @@ def choose_service_and_scan(flow: DepositFlow) -> None:
     press(flow, "next")
     wait_step(flow, "documents")
     press(flow, "skip")
-    wait_step(flow, "size")
+    wait_step(flow, then)

@@ -8,7 +8,16 @@ from __future__ import annotations
 import logging
 
 import pytest
-from flow_support import SERVICE, Resident, Rig, deposit_to_guide, place_result, press, wait_step, wait_until
+from flow_support import (
+    Resident,
+    Rig,
+    choose_service_and_scan,
+    deposit_to_guide,
+    place_result,
+    press,
+    wait_step,
+    wait_until,
+)
 
 import contract
 from flows.deposit import DepositFlow
@@ -38,14 +47,7 @@ def _deposit(rig: Rig, flow: DepositFlow, phone_actions: list[tuple[str, dict]],
              said: list[str] | None = None) -> tuple[str, str]:
     """A whole deposit with the phone step's presses in between; ``said`` collects what the step said."""
     person = deposit_to_guide(rig, flow)
-    press(flow, "choose", service_id=SERVICE)
-    wait_step(flow, "documents")
-    press(flow, "capture")
-    wait_step(flow, "documents")
-    press(flow, "next")
-    wait_step(flow, "documents")
-    press(flow, "skip")
-    wait_step(flow, "phone")
+    choose_service_and_scan(flow, then="phone")
     assert flow.view.screen is Screen.PHONE_ENTRY and set(flow.view.actions) >= {"phone", "skip"}
     for action, data in phone_actions:
         press(flow, action, **data)
