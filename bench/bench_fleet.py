@@ -225,19 +225,12 @@ class Fleet:
                     if not receipt.complete:
                         raise RuntimeError(f"still missing {receipt.missing_files}")
                     break
-                except Unreachable as exc:
-                    if exc.status == 503:  # "busy, come back": the kiosk keeps the case and backs off
-                        with self.lock:
+                except Exception as exc:  # noqa: BLE001 - the worker backs off and retries
+                    if isinstance(exc, Unreachable) and exc.status == 503:  # "busy, come back": the kiosk
+                        with self.lock:  # keeps the case and backs off, without counting a failed try
                             self.busy += 1
                         time.sleep(random.uniform(5, 10))
                         continue
-                    attempt += 1
-                    if attempt == 5:
-                        with self.lock:
-                            self.case_failures.append(f"{code}: {exc}")
-                        return
-                    time.sleep(attempt)
-                except Exception as exc:  # noqa: BLE001 - the worker backs off and retries
                     attempt += 1
                     if attempt == 5:
                         with self.lock:
