@@ -179,10 +179,10 @@ class HeartbeatSender(Rounds):
                 log.warning("heartbeat: %s", exc)
             self.status = "not enrolled"
             return None
-        self.client_for(cred, min(self.cfg.timeout_s, 15.0))
+        client = self.client_for(cred, min(self.cfg.timeout_s, 15.0))
         hb = self.facts.heartbeat(self._challenge())
         try:
-            _, raw = self._client.request("POST", "/fleet/heartbeat", contract.dumps(hb))
+            _, raw = client.request("POST", "/fleet/heartbeat", contract.dumps(hb))
             answer = contract.HeartbeatAnswer.from_json(json.loads(raw.decode("utf-8")))
         except (SyncError, contract.ContractError, ValueError) as exc:
             message = getattr(exc, "message", str(exc))

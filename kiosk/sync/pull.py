@@ -122,8 +122,7 @@ class Puller(Rounds):
         except NotEnrolled:
             self.status = "not enrolled"
             return None
-        self.client_for(cred, min(self.cfg.timeout_s, 15.0))
-        return self._client
+        return self.client_for(cred, min(self.cfg.timeout_s, 15.0))
 
     def _get(self, client: BackofficeClient, path: str) -> Any:
         _, raw = client.request("GET", path, None)
