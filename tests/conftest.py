@@ -29,3 +29,53 @@ def backoffice(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backoffice]
     bo.start()
     yield bo
     bo.close()
+
+
+# -- running on every core (pytest-xdist, ``-n`` from scripts/test.sh) ------------------------------
+# A module's tests run together in one worker, so a module-scoped fixture (a back office, a whole
+# kiosk run, the screen renders) is set up once. The modules below attach virtual cards to vpcd's
+# fixed TCP ports (35963/35964) or start `make run` (its back office on 8765): they form one unit,
+# so no two of them ever run at the same time. The longest units go first: a 70 s run started last
+# would leave the other core idle at the end.
+# (xdist's own ``--dist loadgroup`` cannot do this with pytest 9: it renames nodes through an
+# attribute pytest no longer reads, and every test ends up a unit of its own.)
+VPCD = "vpcd"
+VPCD_MODULES = frozenset(
+    f"tests/{name}.py"
+    for name in ("test_cli_sim", "test_flow_door_entry", "test_flow_staff_results", "test_pcsc_reader",
+                 "test_run_stop", "test_trust_logging", "test_ui_kiosk_run")
+)
+LONGEST_FIRST = (
+    VPCD,
+    "tests/test_flow_crash.py",
+    "tests/test_release.py",
+    "tests/test_ui_screens.py",
+    "tests/test_sim_blinks.py",
+    "tests/test_runtime_journeys.py",
+    "tests/test_ui_behaviour.py",
+    "tests/test_face_worker.py",
+)
+
+
+def unit_of(nodeid: str) -> str:
+    """The work unit a test belongs to: its module, or the vpcd unit."""
+    module = nodeid.split("::", 1)[0]
+    return VPCD if module in VPCD_MODULES else module
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
+    from xdist.scheduler import LoadScopeScheduling
+
+    class UnitScheduling(LoadScopeScheduling):
+        """xdist's per-module scheduling, with the vpcd modules as one unit."""
+
+        def _split_scope(self, nodeid: str) -> str:
+            return unit_of(nodeid)
+
+    return UnitScheduling(config, log)
+
+
+@pytest.hookimpl(trylast=True)  # after pytest-django, which sorts its database tests first
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    rank = {unit: i for i, unit in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(unit_of(item.nodeid), len(rank)))  # stable: modules keep their order
