@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 
+_settings_from_here = "DJANGO_SETTINGS_MODULE" not in os.environ
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "backoffice.settings")
 
 import time  # noqa: E402
@@ -26,6 +27,10 @@ django.setup()  # the test modules import models at collection time (settings re
 for _k in _db_keys:
     if os.environ.get(f"BACKOFFICE_TEST_DB_{_k}"):
         os.environ.pop(f"BACKOFFICE_DB_{_k}", None)
+if _settings_from_here:
+    # Not left for child processes: pytest-xdist's workers started from this process would inherit it,
+    # and pytest-django would then load the settings before the lines above point them at PostgreSQL.
+    os.environ.pop("DJANGO_SETTINGS_MODULE")
 if _tz is None:
     os.environ.pop("TZ", None)
 else:

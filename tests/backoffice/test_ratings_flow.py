@@ -5,7 +5,6 @@ and clerk; forwarding to a local stand-in of the provincial platform, which may 
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import threading
 import time
@@ -16,6 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from backoffice_support import RESIDENT_ID, Town, deliver, kiosk_headers, package
 from django.test import override_settings
+from django.utils import timezone
 
 import contract
 from backoffice.cases import actions, workdays
@@ -75,7 +75,7 @@ def test_kiosk_ratings_first_per_visit_stands_and_a_bad_one_opens_a_rectificatio
     assert r.level == "very_dissatisfied" and r.reasons == ["waiting", "device_failed"] and r.named
     assert (r.kiosk.kiosk_id, r.village, r.service_id) == ("qidu-centre", "七都镇区", "birth-cert")
     rect = Rectification.objects.get(rating=r)
-    assert rect.due_date == workdays.add_working_days(dt.date.today(), 5)
+    assert rect.due_date == workdays.add_working_days(timezone.localdate(), 5)
 
     client.force_login(town.users["super"])
     page = client.post(f"/ratings/rectifications/{rect.pk}", {"what": "fix", "note": "更换了读卡器"}, follow=True)
@@ -134,10 +134,11 @@ def test_the_supervisor_table_by_service_kiosk_village_and_clerk(client, town: T
     page = client.get("/ratings/?by=village").content.decode()
     assert 'data-key="七都镇区"' in page and 'data-key="开弦弓村"' in page
     from backoffice.ratings import stats
-    rows = {r["key"]: r for r in stats.table(Rating.objects.all(), "service", dt.date.today(), dt.date.today())}
+    today = timezone.localdate()  # the town's day (Asia/Shanghai), not the test machine's
+    rows = {r["key"]: r for r in stats.table(Rating.objects.all(), "service", today, today)}
     assert rows["出生医学证明"]["total"] == 3 and rows["出生医学证明"]["bad"] == 1
     assert rows["出生医学证明"]["rate"] == pytest.approx(66.7) and rows["户口迁移"]["rate"] == 100.0
-    assert {r["key"] for r in stats.table(Rating.objects.all(), "kiosk", dt.date.today(), dt.date.today())} \
+    assert {r["key"] for r in stats.table(Rating.objects.all(), "kiosk", today, today)} \
         == {"七都中心", "开弦弓村"}
     # Another town's supervisor sees none of them.
     client.force_login(town.users["sz-clerk"])
@@ -165,4 +166,4 @@ def test_forwarding_to_the_provincial_platform_stand_in(client, town: Town) -> N
 def test_the_rectification_deadline_follows_the_locality(client, town: Town) -> None:  # type: ignore[no-untyped-def]
     deliver(client, town.token, package())
     _send(client, town, _rating("v1", "dissatisfied", ("other",)))
-    assert Rectification.objects.get().due_date == workdays.add_working_days(dt.date.today(), 10)
+    assert Rectification.objects.get().due_date == workdays.add_working_days(timezone.localdate(), 10)
