@@ -12,7 +12,9 @@ import os
 _settings_from_here = "DJANGO_SETTINGS_MODULE" not in os.environ
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "backoffice.settings")
 
+import threading  # noqa: E402
 import time  # noqa: E402
+from collections.abc import Iterator  # noqa: E402
 
 import django  # noqa: E402
 
@@ -47,13 +49,27 @@ from backoffice_support import Town, make_town  # noqa: E402
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _on_postgresql(django_db_setup, django_db_blocker) -> None:  # type: ignore[no-untyped-def]
-    """The production database is PostgreSQL; the tests run on it (only the smoke test uses SQLite)."""
+def _on_postgresql(django_db_setup, django_db_blocker) -> Iterator[None]:  # type: ignore[no-untyped-def]
+    """The production database is PostgreSQL; the tests run on it (only the smoke test uses SQLite).
+
+    At the end, before the test database is dropped: the live server answers a browser's keep-alive
+    connection in a thread of its own, which holds a database session until the socket closes. Such
+    threads get a few seconds to finish; a session still open after that is ended, so the drop
+    succeeds instead of leaving the database behind with a warning.
+    """
     from django.db import connection
 
     if connection.vendor != "postgresql":
         pytest.fail("the back-office tests run on PostgreSQL: run them through scripts/test.sh, which starts one "
                     "and exports BACKOFFICE_TEST_DB_*", pytrace=False)
+    yield
+    deadline = time.monotonic() + 5
+    for thread in threading.enumerate():
+        if thread is not threading.current_thread() and "process_request_thread" in thread.name:
+            thread.join(max(0.0, deadline - time.monotonic()))
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        cursor.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                       "WHERE datname = current_database() AND pid <> pg_backend_pid()")
 
 
 @pytest.fixture
