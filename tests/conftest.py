@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 from flow_support import Rig, make_rig
+from pcsc_support import VPCD_MODULES
 
 if TYPE_CHECKING:
     from sync_support import Backoffice
@@ -33,18 +34,12 @@ def backoffice(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backoffice]
 
 # -- running on every core (pytest-xdist, ``-n`` from scripts/test.sh) ------------------------------
 # A module's tests run together in one worker, so a module-scoped fixture (a back office, a whole
-# kiosk run, the screen renders) is set up once. The modules below attach virtual cards to vpcd's
-# fixed TCP ports (35963/35964) or start `make run` (its back office on 8765): they form one unit,
-# so no two of them ever run at the same time. The longest units go first: a 70 s run started last
-# would leave the other core idle at the end.
+# kiosk run, the screen renders) is set up once. The modules that use vpcd's fixed TCP ports
+# (``pcsc_support.VPCD_MODULES``) form one unit, so no two of them ever run at the same time. The
+# longest units go first: a 70 s run started last would leave the other core idle at the end.
 # (xdist's own ``--dist loadgroup`` cannot do this with pytest 9: it renames nodes through an
 # attribute pytest no longer reads, and every test ends up a unit of its own.)
 VPCD = "vpcd"
-VPCD_MODULES = frozenset(
-    f"tests/{name}.py"
-    for name in ("test_cli_sim", "test_flow_door_entry", "test_flow_staff_results", "test_pcsc_reader",
-                 "test_run_stop", "test_trust_logging", "test_ui_kiosk_run")
-)
 LONGEST_FIRST = (
     VPCD,
     "tests/test_flow_crash.py",
@@ -63,6 +58,7 @@ def unit_of(nodeid: str) -> str:
     return VPCD if module in VPCD_MODULES else module
 
 
+@pytest.hookimpl(optionalhook=True)  # only when pytest-xdist is installed
 def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
     from xdist.scheduler import LoadScopeScheduling
 

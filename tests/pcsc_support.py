@@ -27,6 +27,14 @@ SKIP_REASON = "pcscd is not installed (Debian packages pcscd and vsmartcard-vpcd
 PIDFILE_ENV = "KIOSK_TEST_PCSCD_PIDFILE"
 BADGE_READER = "Virtual PCD 00 00"  # vpcd slot 0: virtual cards connect to TCP 35963
 DOOR_READER = "Virtual PCD 00 01"  # vpcd slot 1: TCP 35964
+# The test modules that attach virtual cards to vpcd's fixed ports (or start `make run`, which does, and
+# its back office on 8765). tests/conftest.py makes them one pytest-xdist work unit, so no two of them
+# ever run at the same time; ``Pcscd.ensure`` refuses a module missing here.
+VPCD_MODULES = frozenset(
+    f"tests/{name}.py"
+    for name in ("test_cli_sim", "test_flow_door_entry", "test_flow_staff_results", "test_pcsc_reader",
+                 "test_run_stop", "test_trust_logging", "test_ui_kiosk_run")
+)
 
 
 def wait_until(predicate: Callable[[], object], timeout: float = 5.0, step: float = 0.02) -> bool:
@@ -83,6 +91,10 @@ class Pcscd:
 
     def ensure(self) -> None:
         """Make sure a pcscd with vpcd answers; adopt test.sh's or start one."""
+        module = os.environ.get("PYTEST_CURRENT_TEST", "").split("::", 1)[0]
+        if module and module not in VPCD_MODULES:
+            raise AssertionError(f"{module} uses vpcd: add it to VPCD_MODULES in tests/pcsc_support.py, or it "
+                                 "may run beside another vpcd user on the other core and take its card")
         pidfile = os.environ.get(PIDFILE_ENV)
         if pidfile and self.pidfile is None:
             with contextlib.suppress(OSError, ValueError):
