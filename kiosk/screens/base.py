@@ -227,17 +227,13 @@ class KioskScreen(Screen):
             current = view.visit_step
             summary = ""
             if words and 0 <= current < len(words):
-                summary = tr("chrome.step", n=current + 1, total=len(words)) + "：" + words[current]
-                if getattr(app, "language", "zh") == "en":
-                    summary = summary.replace("：", ": ")
+                summary = tr("chrome.step", n=current + 1, total=len(words), step=words[current])
             elder = bool(app.large_text)
             if app.landscape:  # a short screen: the header's title names the step instead of a bar
                 self.title.text = summary or self.title.text
                 words, summary = [], ""
             elif elder:  # the header's free room names the step (one line: the dots show the total)
-                self.title.text = tr("chrome.step_now", n=current + 1) + "：" + words[current] if summary else ""
-                if getattr(app, "language", "zh") == "en":
-                    self.title.text = self.title.text.replace("：", ": ")
+                self.title.text = tr("chrome.step_now", n=current + 1, step=words[current]) if summary else ""
                 summary = ""
             self.step_bar.show(words, current, summary, elder)
         self.body.show(view, app)
