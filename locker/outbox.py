@@ -59,12 +59,16 @@ def target_key(url: str) -> str:
     return hashlib.sha256(url.encode()).hexdigest()[:16]
 
 
+def shown_url(url: str) -> str:
+    """An alert URL as logs and messages may show it: the scheme only, the rest may hold a token or password."""
+    return url.split("://", 1)[0] + "://…"
+
+
 def apprise_target(url: str) -> apprise.Apprise:
     """One configured alert URL as an apprise sender; a URL apprise does not understand is a config error."""
     a = apprise.Apprise()
     if not a.add(url):
-        shown = url.split("://", 1)[0] + "://…"  # the rest may hold a token or password
-        raise ConfigError(f"alert URL {shown} is not understood by apprise (check its format)")
+        raise ConfigError(f"alert URL {shown_url(url)} is not understood by apprise (check its format)")
     return a
 
 
@@ -86,13 +90,12 @@ def send_direct(urls: Sequence[str], title: str, body: str) -> list[str]:
     title, body = mask_ids_in_text(title), mask_ids_in_text(body)
     errors = []
     for url in urls:
-        shown = url.split("://", 1)[0] + "://…"
         try:
             error = notify(apprise_target(url), title, body)
         except ConfigError as exc:
             error = exc.message
         if error is not None:
-            errors.append(f"{shown}: {error}")
+            errors.append(f"{shown_url(url)}: {error}")
     return errors
 
 
