@@ -165,11 +165,6 @@ class StartFailureHost:
         """Log the failure at CRITICAL and build the host that re-checks ``cfg``'s runtime."""
         store = getattr(cfg, "store", None)
         data_dir = Path(store.data_dir) if getattr(store, "data_dir", None) else None
-        failure = with_fix(classify(exc), data_dir)
-        log.critical("the kiosk could not start %s", failure.log_line)
-        log.debug("start failure", exc_info=exc)
-        if failure.transient:
-            log.warning("start failure may be transient: re-checking every %.0f s", RETRY_S)
 
         def recheck() -> None:
             from kiosk.runtime import KioskRuntime
@@ -177,8 +172,13 @@ class StartFailureHost:
             KioskRuntime(cfg).start().close()
 
         alerts = getattr(cfg, "alerts", None)
-        return cls(failure, recheck=recheck, urls=list(getattr(alerts, "urls", ()) or ()),
-                   kiosk_name=str(getattr(cfg, "name", "kiosk")), data_dir=data_dir)
+        host = cls(classify(exc), recheck=recheck, urls=list(getattr(alerts, "urls", ()) or ()),
+                   kiosk_name=str(getattr(cfg, "name", "kiosk")), data_dir=data_dir)  # adds the fix
+        log.critical("the kiosk could not start %s", host.failure.log_line)
+        log.debug("start failure", exc_info=exc)
+        if host.failure.transient:
+            log.warning("start failure may be transient: re-checking every %.0f s", RETRY_S)
+        return host
 
     # -- FlowHost ---------------------------------------------------------------------------------
     def _view(self) -> View:
