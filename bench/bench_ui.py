@@ -29,6 +29,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -352,7 +353,7 @@ def face_priority(rounds: int = ROUNDS, hogs: int = 0, app_nice: int = 0) -> dic
         subprocess.run(
             [sys.executable, __file__, "--child-face-priority", str(out), str(rounds), str(hogs)],
             env=_env(), cwd=ROOT, check=True, timeout=60 + 3 * rounds * PHASE_SECONDS * 2,
-            preexec_fn=(lambda: os.setpriority(os.PRIO_PROCESS, 0, app_nice)) if app_nice else None,  # noqa: PLW1509
+            preexec_fn=at_nice(app_nice),  # noqa: PLW1509
         )
         r = json.loads(out.read_text())
     s = _summary(r)
@@ -457,6 +458,11 @@ def _summary(r: dict) -> dict[str, dict]:
     return out
 
 
+def at_nice(value: int) -> Callable[[], None] | None:
+    """A ``preexec_fn`` starting the child at nice ``value`` (None at 0: it inherits ours)."""
+    return (lambda: os.setpriority(os.PRIO_PROCESS, 0, value)) if value else None
+
+
 def unit_nice() -> int:
     """The app's nice value as the kiosk's systemd unit starts it (``Nice=``; 0 when it sets none)."""
     for line in (ROOT / "systemd" / "kiosk.service").read_text(encoding="utf-8").splitlines():
@@ -474,7 +480,7 @@ def section() -> str:
         app_nice = unit_nice()  # the app runs at the unit's Nice=, as on the kiosk
         subprocess.run(
             [sys.executable, __file__, "--child-frames", str(out)], env=_env(), cwd=ROOT, check=True, timeout=400,
-            preexec_fn=(lambda: os.setpriority(os.PRIO_PROCESS, 0, app_nice)) if app_nice else None,  # noqa: PLW1509
+            preexec_fn=at_nice(app_nice),  # noqa: PLW1509
         )
         r = json.loads(out.read_text())
     o = feed_overhead()
