@@ -12,19 +12,18 @@ files byte-for-byte untouched, and a transient failure turning into a restart on
 from __future__ import annotations
 
 import hashlib
-import http.server
 import json
 import os
 import shutil
 import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from alert_support import AlertReceiver
 from runtime_support import ROOT, write_config
 
 from kiosk.config import load_config
@@ -51,37 +50,10 @@ class NotifySocket:
                 return self.messages
 
 
-class AlertReceiver(http.server.ThreadingHTTPServer):
-    """An HTTP endpoint for apprise's json:// plugin: the staff alerts that arrived."""
-
-    def __init__(self) -> None:
-        received: list[dict] = []
-        self.received = received
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's name
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                received.append(json.loads(body))
-                self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, *_args: object) -> None:
-                pass
-
-        super().__init__(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.serve_forever, daemon=True).start()
-
-    @property
-    def url(self) -> str:
-        return f"json://127.0.0.1:{self.server_address[1]}/kiosk-alerts"
-
-
 @pytest.fixture
 def alerts() -> Iterator[AlertReceiver]:
-    server = AlertReceiver()
-    yield server
-    server.shutdown()
-    server.server_close()
+    with AlertReceiver() as server:
+        yield server
 
 
 def kiosk_with_data(tmp: Path, alert_url: str | None = None) -> tuple[Path, object]:

@@ -3,53 +3,16 @@
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from alert_support import AlertReceiver
 
 from devices.errors import ConfigError
 from locker.db import Database
 from locker.outbox import Backoff, Outbox, OutboxWorker, mask_ids_in_text
-
-
-class Receiver:
-    """A local webhook that answers 500 to the first ``fail_first`` posts, then 200."""
-
-    def __init__(self, fail_first: int) -> None:
-        self.fail_first = fail_first
-        self.posts: list[dict[str, object]] = []
-        self.accepted: list[dict[str, object]] = []
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                receiver.posts.append(body)
-                ok = len(receiver.posts) > receiver.fail_first
-                if ok:
-                    receiver.accepted.append(body)
-                self.send_response(200 if ok else 500)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"json://127.0.0.1:{self.server.server_address[1]}/alerts"
-        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.02,), daemon=True)
-
-    def __enter__(self) -> Receiver:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 class Clock:
@@ -70,7 +33,7 @@ def db(tmp_path: Path) -> Iterator[Database]:
 def test_retried_with_growing_backoff_across_restarts_and_delivered_once(db: Database) -> None:
     clock = Clock()
     backoff = Backoff(base_s=10, factor=2, max_s=3600)
-    with Receiver(fail_first=3) as rx:
+    with AlertReceiver(fail_first=3) as rx:
         box = Outbox(db, [rx.url], clock=clock, backoff=backoff)
         box.enqueue("case.committed", "新案件 ABCD2345", "居民 44010119900101123X 已提交", case_id="ABCD2345")
         waits = []
@@ -89,28 +52,28 @@ def test_retried_with_growing_backoff_across_restarts_and_delivered_once(db: Dat
         clock.t += 10_000
         assert box.deliver_due() == 0
         assert Outbox(db, [rx.url], clock=clock).deliver_due() == 0
-    assert len(rx.posts) == 4 and len(rx.accepted) == 1
-    assert rx.accepted[0]["title"] == "新案件 ABCD2345"
-    assert "44010119900101123X" not in json.dumps(rx.accepted[0], ensure_ascii=False)
-    assert "4401************3X" in str(rx.accepted[0]["message"])
+    assert len(rx.posts) == 4 and len(rx.received) == 1
+    assert rx.received[0]["title"] == "新案件 ABCD2345"
+    assert "44010119900101123X" not in json.dumps(rx.received[0], ensure_ascii=False)
+    assert "4401************3X" in str(rx.received[0]["message"])
     (item,) = box.items()
     assert item.delivered_at is not None and item.attempts == 4
 
 
 def test_each_target_is_retried_alone(db: Database) -> None:
     clock = Clock()
-    with Receiver(fail_first=0) as good, Receiver(fail_first=1) as flaky:
+    with AlertReceiver(fail_first=0) as good, AlertReceiver(fail_first=1) as flaky:
         box = Outbox(db, [good.url, flaky.url], clock=clock)
         box.enqueue("alert", "t", "b")
         assert box.deliver_due() == 1
         clock.t += 3600
         assert box.deliver_due() == 1
-    assert len(good.posts) == 1 and len(flaky.accepted) == 1
+    assert len(good.posts) == 1 and len(flaky.received) == 1
 
 
 def test_a_claimed_row_is_not_sent_by_a_second_process(db: Database) -> None:
     clock = Clock()
-    with Receiver(fail_first=0) as rx:
+    with AlertReceiver(fail_first=0) as rx:
         box = Outbox(db, [rx.url], clock=clock, lease_s=60)
         (row_id,) = box.enqueue("alert", "t", "b")
         assert box._claim(row_id)  # another process claimed it and then crashed mid-send
@@ -121,7 +84,7 @@ def test_a_claimed_row_is_not_sent_by_a_second_process(db: Database) -> None:
 
 
 def test_worker_thread_delivers_after_enqueue(db: Database) -> None:
-    with Receiver(fail_first=0) as rx:
+    with AlertReceiver(fail_first=0) as rx:
         box = Outbox(db, [rx.url])
         worker = OutboxWorker(box, interval_s=60)
         worker.start()

@@ -3,13 +3,10 @@ credential for the live back office, and the real heartbeat sender talking HTTP 
 
 from __future__ import annotations
 
-import json
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -71,31 +68,3 @@ def fleet_kiosk(root: Path, url: str, kiosk_id: str, token: str, *, interval_s: 
         store.close()
 
 
-class AlertInbox:
-    """An on-duty phone stand-in: a real HTTP endpoint apprise posts ``json://`` notifications to."""
-
-    def __init__(self) -> None:
-        self.received: list[dict[str, Any]] = []
-        inbox = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                inbox.received.append(json.loads(body or b"{}"))
-                self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"json://127.0.0.1:{self.server.server_address[1]}/alerts"
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self._thread.start()
-
-    def titles(self) -> list[str]:
-        return [r.get("title", "") for r in self.received]
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()

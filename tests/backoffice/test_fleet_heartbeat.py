@@ -10,8 +10,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from alert_support import AlertReceiver
 from backoffice_support import Town
-from fleet_support import AlertInbox, FleetKiosk, fleet_kiosk
+from fleet_support import FleetKiosk, fleet_kiosk
 
 import contract
 from backoffice.fleet import actions
@@ -21,10 +22,9 @@ from locker.audit import rechain
 
 
 @pytest.fixture
-def inbox() -> Iterator[AlertInbox]:
-    box = AlertInbox()
-    yield box
-    box.close()
+def inbox() -> Iterator[AlertReceiver]:
+    with AlertReceiver() as box:
+        yield box
 
 
 @pytest.fixture
@@ -100,7 +100,7 @@ def test_a_chain_cut_short_is_flagged(kiosk: FleetKiosk) -> None:
 
 
 def test_alerts_are_raised_once_cleared_once_and_reach_on_duty_staff(kiosk: FleetKiosk, live_town: Town,
-                                                                     inbox: AlertInbox, settings) -> None:
+                                                                     inbox: AlertReceiver, settings) -> None:
     settings.FLEET = {"device_down_minutes": 0.0}
     DutyContact.objects.create(town=live_town.town, name="值班 王", apprise_url=inbox.url, on_duty=True)
     DutyContact.objects.create(town=live_town.town, name="休息 李", apprise_url=inbox.url, on_duty=False)
